@@ -16,7 +16,8 @@ def data_root(path: str | os.PathLike[str] | None = None) -> Path:
     """Return the root folder of the real datasets.
 
     Args:
-        path: an explicit folder; when ``None`` the ``SOUNDBRIDGE_DATA`` environment variable is used.
+        path: an explicit folder; when ``None`` the ``SOUNDBRIDGE_DATA`` environment variable is
+            used.
 
     Raises:
         ConfigError: when neither is given or the folder does not exist.
@@ -35,5 +36,7 @@ def data_root(path: str | os.PathLike[str] | None = None) -> Path:
         )
     root = Path(raw).expanduser()
     if not root.is_dir():
-        raise ConfigError(f"{DATA_ENV}={raw}: no such folder; point it at the datasets' root folder")
+        raise ConfigError(
+            f"{DATA_ENV}={raw}: no such folder; point it at the datasets' root folder"
+        )
     return root
