@@ -1,7 +1,8 @@
 """The ``soundbridge`` command line.
 
 Each command group lives in its own module under :mod:`soundbridge.commands`; this module only
-assembles them and turns :class:`~loaders.errors.SoundbridgeError` into a clean message and exit code.
+assembles them and turns :class:`~loaders.errors.SoundbridgeError` into a clean message and exit
+code.
 """
 
 from __future__ import annotations

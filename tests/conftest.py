@@ -147,13 +147,24 @@ def neo4j_driver(neo4j_server: Neo4jServer) -> Iterator[neo4j.Driver]:
 @pytest.fixture
 def neo4j_db(neo4j_driver: neo4j.Driver) -> neo4j.Driver:
     """The session driver, on a graph emptied of data, constraints and indexes."""
-    with neo4j_driver.session() as session:
+    wipe_graph(neo4j_driver)
+    return neo4j_driver
+
+
+@pytest.fixture(scope="session")
+def graph_wiper() -> Callable[[neo4j.Driver], None]:
+    """The function that empties a graph, for module-scoped fixtures that build their own."""
+    return wipe_graph
+
+
+def wipe_graph(driver: neo4j.Driver) -> None:
+    """Delete every node and relationship, and drop every constraint and index we created."""
+    with driver.session() as session:
         session.run(_DELETE_ALL).consume()
         for record in list(session.run(_CONSTRAINTS)):
             session.run(_DROP_CONSTRAINT, name=record["name"]).consume()
         for record in list(session.run(_INDEXES)):
             session.run(_DROP_INDEX, name=record["name"]).consume()
-    return neo4j_driver
 
 
 @pytest.fixture

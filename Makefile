@@ -1,0 +1,54 @@
+# soundbridge: two commands do everything on a fresh machine (Debian-like, Python 3.11, JDK 17, Maven).
+#   make demo   set up, start Neo4j, ingest every dataset, show a result
+#   make test   set up, lint, type-check and run the whole test suite (database tests included)
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Configuration, overridable from the environment. The datasets are never copied into the repo.
+export SOUNDBRIDGE_DATA ?= $(abspath ../shared/data)
+export SOUNDBRIDGE_HOME ?= $(HOME)/.soundbridge
+
+.PHONY: setup demo test lint bench neo4j-start neo4j-stop clean
+
+setup: $(VENV)/.installed $(VENV)/.neo4j-installed
+
+# Re-runs pip only when pyproject.toml changes; a second `make setup` is a no-op.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Neo4j's jars come from Maven Central through server/pom.xml into a cache outside the repo.
+$(VENV)/.neo4j-installed: server/pom.xml $(VENV)/.installed
+	$(BIN)/soundbridge neo4j install
+	@touch $@
+
+demo: setup
+	$(BIN)/soundbridge neo4j start
+	$(BIN)/soundbridge ingest
+	@echo; echo "== Andean songs and what they are for"
+	$(BIN)/soundbridge cypher -f docs/queries/andean_functions.cypher
+	@echo; echo "== Societies whose singing style is closest to Ewe (Cantometrics)"
+	$(BIN)/soundbridge cypher -f docs/queries/style_neighbours.cypher -p society=Ewe
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest --durations=15
+
+bench: setup
+	$(BIN)/python bench/ingest_throughput.py --out bench/results/ingest_throughput.json
+
+neo4j-start: setup
+	$(BIN)/soundbridge neo4j start
+
+neo4j-stop: setup
+	$(BIN)/soundbridge neo4j stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
