@@ -25,13 +25,10 @@ $(VENV)/.neo4j-installed: server/pom.xml $(VENV)/.installed
 	$(BIN)/soundbridge neo4j install
 	@touch $@
 
+# Starts the local Neo4j if nothing answers at NEO4J_URI, ingests (skipped when the data did not
+# change) and prints what the graph answers.
 demo: setup
-	$(BIN)/soundbridge neo4j start
-	$(BIN)/soundbridge ingest
-	@echo; echo "== Andean songs and what they are for"
-	$(BIN)/soundbridge cypher -f docs/queries/andean_functions.cypher
-	@echo; echo "== Societies whose singing style is closest to Ewe (Cantometrics)"
-	$(BIN)/soundbridge cypher -f docs/queries/style_neighbours.cypher -p society=Ewe
+	$(BIN)/soundbridge demo
 
 lint: setup
 	$(BIN)/ruff check .

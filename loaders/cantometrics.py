@@ -271,7 +271,7 @@ def society_profiles(c: Cantometrics) -> pd.DataFrame:
         ...     songs=pd.DataFrame(), societies=pd.DataFrame(), lines=pd.DataFrame(),
         ...     codes=pd.DataFrame({"line": ["line_1", "line_1"], "code": [4, 16],
         ...                         "name": ["SoloSinger", "SoloSingerConsecutive"]}))
-        >>> print(society_profiles(c).to_string())
+        >>> print(society_profiles(c).to_string())  # doctest: +NORMALIZE_WHITESPACE
                     line_1:SoloSinger  line_1:SoloSingerConsecutive
         society_id
         7                         1.0                           0.5

@@ -21,11 +21,13 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from soundbridge.commands import graph, neo4j
+    from soundbridge.commands import build, graph, neo4j
 
     cli.add_command(neo4j.neo4j)
     cli.add_command(graph.ingest_cmd)
     cli.add_command(graph.cypher)
+    cli.add_command(build.build)
+    cli.add_command(build.demo)
 
 
 _register()

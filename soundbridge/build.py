@@ -1,0 +1,111 @@
+"""``soundbridge build``: the whole pipeline that exists so far, skipping steps whose inputs did not
+change.
+
+Each step declares its inputs (files and settings); their fingerprint (paths, sizes, modification
+times, settings) is recorded in ``$SOUNDBRIDGE_HOME/build-state.json`` per Neo4j URI after the step
+succeeds. A step runs again when its fingerprint differs, when its recorded output is gone from the
+graph, or with ``--force``. Today the pipeline is: ingest. Audio factors, the GNN and the
+cross-cultural alignment join it as their issues land.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import neo4j
+
+from kg.config import Neo4jSettings
+from kg.ingest import SOURCES, ingest
+from kg.stats import graph_counts
+from loaders.config import data_root
+
+__all__ = ["STEPS", "Step", "StepResult", "run_build"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A pipeline step: ``run(driver, log)`` does the work; ``inputs()`` lists what it reads;
+    ``present(driver)`` says whether its output is in the graph."""
+
+    name: str
+    inputs: Callable[[], Iterable[Path]]
+    run: Callable[[neo4j.Driver, Callable[[str], None]], Any]
+    present: Callable[[neo4j.Driver], bool]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What happened to one step: ``ran`` or ``skipped`` (inputs unchanged)."""
+
+    name: str
+    status: str
+    detail: str
+
+
+def _data_files() -> list[Path]:
+    root = data_root()
+    files: list[Path] = []
+    for folder in SOURCES.values():
+        base = root / folder
+        if base.is_dir():
+            files.extend(p for p in sorted(base.rglob("*")) if p.is_file() and p.suffix != ".mp3")
+    return files
+
+
+def _graph_has_tracks(driver: neo4j.Driver) -> bool:
+    return graph_counts(driver).nodes.get("Track", 0) > 0
+
+
+STEPS: list[Step] = [
+    Step(
+        name="ingest",
+        inputs=_data_files,
+        run=lambda driver, log: ingest(driver, log=log),
+        present=_graph_has_tracks,
+    ),
+]
+
+
+def _fingerprint(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def run_build(
+    driver: neo4j.Driver,
+    settings: Neo4jSettings,
+    *,
+    force: bool = False,
+    log: Callable[[str], None] = lambda _m: None,
+) -> list[StepResult]:
+    """Run every step of :data:`STEPS` whose inputs changed (all of them with ``force``)."""
+    state_path = settings.home / "build-state.json"
+    state: dict[str, dict[str, str]] = {}
+    if state_path.exists():
+        state = json.loads(state_path.read_text())
+    mine = state.setdefault(settings.uri, {})
+    results = []
+    for step in STEPS:
+        fp = _fingerprint(step.inputs())
+        if not force and mine.get(step.name) == fp and step.present(driver):
+            results.append(StepResult(step.name, "skipped", "inputs unchanged"))
+            log(f"{step.name}: skipped (inputs unchanged; --force to run it anyway)")
+            continue
+        log(f"{step.name}: running")
+        step.run(driver, log)
+        mine[step.name] = fp
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, state_path)
+        results.append(StepResult(step.name, "ran", ""))
+    return results

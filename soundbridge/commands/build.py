@@ -1,0 +1,71 @@
+"""``soundbridge build`` and ``soundbridge demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import neo4j
+
+from kg.config import Neo4jSettings
+from kg.connection import connect
+from kg.cypher import format_table, run_read
+from kg.errors import DatabaseUnavailableError
+from kg.server import Neo4jServer
+from kg.stats import graph_counts
+from soundbridge.build import run_build
+
+__all__ = ["build", "demo"]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "queries"
+
+
+def _connect_starting_local(settings: Neo4jSettings) -> neo4j.Driver:
+    """Connect; when nothing answers and NEO4J_URI is on loopback, start the local server first."""
+    try:
+        return connect(settings)
+    except DatabaseUnavailableError:
+        if settings.host not in ("127.0.0.1", "localhost", "::1"):
+            raise
+    click.echo(f"no Neo4j answers at {settings.uri}: starting the local server …", err=True)
+    server = Neo4jServer(settings)
+    server.install()
+    server.start()
+    return connect(settings)
+
+
+@click.command("build")
+@click.option("--force", is_flag=True, help="Run every step even if its inputs did not change.")
+def build(force: bool) -> None:
+    """Run the whole pipeline (today: ingest), skipping steps whose inputs did not change."""
+    settings = Neo4jSettings.from_env()
+    with _connect_starting_local(settings) as driver:
+        results = run_build(driver, settings, force=force, log=lambda m: click.echo(m, err=True))
+        counts = graph_counts(driver)
+    for r in results:
+        click.echo(f"{r.name:<10} {r.status}" + (f" ({r.detail})" if r.detail else ""))
+    click.echo(
+        f"graph: {counts.total_nodes:,} nodes, {counts.total_relationships:,} relationships, "
+        f"{counts.societies} societies"
+    )
+
+
+@click.command("demo")
+def demo() -> None:
+    """Build (if needed) and show what the graph answers: the Andean songs and Ewe's style kin."""
+    settings = Neo4jSettings.from_env()
+    with _connect_starting_local(settings) as driver:
+        run_build(driver, settings, log=lambda m: click.echo(m, err=True))
+        counts = graph_counts(driver)
+        click.echo(
+            f"\nThe graph holds {counts.nodes.get('Track', 0):,} songs from "
+            f"{counts.societies} societies, {counts.nodes.get('Artist', 0):,} artists and "
+            f"{counts.nodes.get('User', 0):,} listeners "
+            f"({counts.total_relationships:,} relationships).\n"
+        )
+        click.echo("== Songs of the Central Andes and what they are for")
+        q = (DOCS / "andean_functions.cypher").read_text()
+        click.echo(format_table(run_read(driver, q)))
+        click.echo("\n== Societies whose singing style is closest to the Ewe (Cantometrics)")
+        q = (DOCS / "style_neighbours.cypher").read_text()
+        click.echo(format_table(run_read(driver, q, {"society": "Ewe"})))
