@@ -1,6 +1,5 @@
 """``soundbridge build`` reruns a step only when its inputs change."""
 
-
 import pytest
 
 import soundbridge.build as build
