@@ -638,33 +638,14 @@ def _plan_netease(plan: _Plan, ne: NetEase, *, top_k: int) -> None:
             for r in ne.playlists.itertuples(index=False)
         ],
     )
-    plan.add(
-        "netease",
-        "PERFORMED_BY",
-        q.PERFORMED_BY,
-        [
-            {"src": nid(r.song_id), "dst": nid(r.artist_id)}
-            for r in ne.song_artists.itertuples(index=False)
-        ],
+    pairs = (
+        ("PERFORMED_BY", q.PERFORMED_BY, ne.song_artists, "song_id", "artist_id"),
+        ("IN_PLAYLIST", q.IN_PLAYLIST, ne.playlist_tracks, "song_id", "playlist_id"),
+        ("COLLECTED", q.COLLECTED, ne.collections, "user_id", "song_id"),
     )
-    plan.add(
-        "netease",
-        "IN_PLAYLIST",
-        q.IN_PLAYLIST,
-        [
-            {"src": nid(r.song_id), "dst": nid(r.playlist_id)}
-            for r in ne.playlist_tracks.itertuples(index=False)
-        ],
-    )
-    plan.add(
-        "netease",
-        "COLLECTED",
-        q.COLLECTED,
-        [
-            {"src": nid(r.user_id), "dst": nid(r.song_id)}
-            for r in ne.collections.itertuples(index=False)
-        ],
-    )
+    for kind, rel, table, src, dst in pairs:
+        rows = [{"src": nid(a), "dst": nid(b)} for a, b in zip(table[src], table[dst], strict=True)]
+        plan.add("netease", kind, rel, rows)
     co = co_collection_weights(ne.collections, user="user_id", item="song_id", top_k=top_k)
     plan.add(
         "netease",

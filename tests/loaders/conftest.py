@@ -16,6 +16,7 @@ import pytest
 from loaders import (
     CCMC,
     KGCN,
+    MIR_FEATURES,
     Cantometrics,
     LastFM,
     load_cantometrics,
@@ -107,46 +108,7 @@ CCMC_FILES: dict[str, str | bytes] = {
 }
 
 # --- NHS: two songs ---------------------------------------------------------------------------
-_FEATURES = [
-    "ex_simple_lowenergy_mean",
-    "ex_simple_brightness_mean",
-    "ex_simple_roughness_mean",
-    "ex_simple_centroid_mean",
-    "ex_spectral_centroid_mean",
-    "ex_spectral_brightness_mean",
-    "ex_spectral_spread_mean",
-    "ex_spectral_skewness_mean",
-    "ex_spectral_kurtosis_mean",
-    "ex_spectral_rolloff95_mean",
-    "ex_spectral_rolloff85_mean",
-    "ex_spectral_spectenropy_mean",
-    "ex_spectral_flatness_mean",
-    "ex_spectral_roughness_mean",
-    "ex_spectral_irregularity_mean",
-    "ex_tonal_keyclarity_mean",
-    "ex_tonal_mode_mean",
-    "ex_rhythm_tempo_mean",
-    "ex_rhythm_attack_time_mean",
-    "ex_rhythm_attack_slope_mean",
-    "ex_dynamics_rms_mean",
-    "ex_spectral_centroid_std",
-    "ex_spectral_brightness_std",
-    "ex_spectral_spread_std",
-    "ex_spectral_skewness_std",
-    "ex_spectral_kurtosis_std",
-    "ex_spectral_rolloff95_std",
-    "ex_spectral_rolloff85_std",
-    "ex_spectral_spectenropy_std",
-    "ex_spectral_flatness_std",
-    "ex_spectral_roughness_std",
-    "ex_spectral_irregularity_std",
-    "ex_tonal_keyclarity_std",
-    "ex_tonal_mode_std",
-    "ex_rhythm_tempo_std",
-    "ex_rhythm_attack_time_std",
-    "ex_rhythm_attack_slope_std",
-    "ex_dynamics_rms_std",
-]
+_FEATURES = list(MIR_FEATURES)  # the fixture files carry the real header
 NHS_FILES: dict[str, str | bytes] = {
     "data/audio_Extraction_raw_median_all.csv": (
         "song," + ",".join(_FEATURES) + "\n"
