@@ -5,13 +5,14 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
+WEB    := soundbridge/dashboard/web
 # Configuration, overridable from the environment. The datasets are never copied into the repo.
 export SOUNDBRIDGE_DATA ?= $(abspath ../shared/data)
 export SOUNDBRIDGE_HOME ?= $(HOME)/.soundbridge
 
-.PHONY: setup demo test lint bench neo4j-start neo4j-stop clean
+.PHONY: setup demo test lint bench chromium serve neo4j-start neo4j-stop clean
 
-setup: $(VENV)/.installed $(VENV)/.neo4j-installed
+setup: $(VENV)/.installed $(VENV)/.neo4j-installed $(WEB)/node_modules/.installed
 
 # Re-runs pip only when pyproject.toml changes; a second `make setup` is a no-op.
 $(VENV)/.installed: pyproject.toml
@@ -25,6 +26,17 @@ $(VENV)/.neo4j-installed: server/pom.xml $(VENV)/.installed
 	$(BIN)/soundbridge neo4j install
 	@touch $@
 
+# The dashboard's scripts, styles and map shapes come from the npm registry (served locally, no CDN).
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The browser tests drive Debian's Chromium (browser downloads are impossible here); installed
+# with apt when missing (needs root, as on CI).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 # Starts the local Neo4j if nothing answers at NEO4J_URI, ingests (skipped when the data did not
 # change) and prints what the graph answers.
 demo: setup
@@ -35,11 +47,14 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest --durations=15
 
 bench: setup
 	$(BIN)/python bench/ingest_throughput.py --out bench/results/ingest_throughput.json
+
+serve: setup
+	$(BIN)/soundbridge serve
 
 neo4j-start: setup
 	$(BIN)/soundbridge neo4j start

@@ -48,6 +48,10 @@ def connect(settings: Neo4jSettings, *, timeout: float = 10.0) -> neo4j.Driver:
             auth=neo4j.basic_auth(settings.user, settings.password),
             connection_timeout=timeout,
             user_agent=_USER_AGENT,
+            # The server's notifications ("property key does not exist" on a COALESCE over
+            # optional properties, "unknown relationship type" before a type's first write)
+            # reach Python logging as WARNINGs that say nothing actionable here.
+            notifications_min_severity="OFF",
         )
     except (ConfigurationError, ValueError) as e:
         raise ConfigError(f"{URI_ENV}={settings.uri!r}: the Neo4j driver rejects it ({e})") from e

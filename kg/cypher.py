@@ -102,12 +102,28 @@ def run_read(
 
 
 def _plain(value: Any) -> Any:
+    """Driver values → JSON-able values. Nodes and relationships keep their element ids (and a
+    relationship its ends') so that a client can draw the result as a graph."""
     if isinstance(value, neo4j.graph.Node):
-        return {"_labels": sorted(value.labels), **dict(value.items())}
+        return {
+            "_labels": sorted(value.labels),
+            "_element_id": value.element_id,
+            **{k: _plain(v) for k, v in value.items()},
+        }
     if isinstance(value, neo4j.graph.Relationship):
-        return {"_type": value.type, **dict(value.items())}
+        start, end = value.start_node, value.end_node
+        return {
+            "_type": value.type,
+            "_element_id": value.element_id,
+            "_start": start.element_id if start is not None else None,
+            "_end": end.element_id if end is not None else None,
+            **{k: _plain(v) for k, v in value.items()},
+        }
     if isinstance(value, neo4j.graph.Path):
-        return [_plain(n) for n in value.nodes]
+        return {
+            "_nodes": [_plain(n) for n in value.nodes],
+            "_relationships": [_plain(r) for r in value.relationships],
+        }
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -21,13 +21,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from soundbridge.commands import build, graph, neo4j
+    from soundbridge.commands import build, graph, neo4j, serve
 
     cli.add_command(neo4j.neo4j)
     cli.add_command(graph.ingest_cmd)
     cli.add_command(graph.cypher)
     cli.add_command(build.build)
     cli.add_command(build.demo)
+    cli.add_command(serve.serve)
 
 
 _register()
