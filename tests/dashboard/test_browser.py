@@ -98,6 +98,8 @@ def test_explorer_track_details_play_audio(page):
 def test_map_society_lists_and_plays_recordings(page):
     page.click("#tab-map")
     page.wait_for_function("document.querySelectorAll('path.society').length >= 400")
+    legend = page.inner_text("#map-legend")
+    assert "South America" in legend and "Oceania" in legend
     page.locator("path.society-CCMCcusc1236").dispatch_event("click")
     page.wait_for_selector("#society-tracks li")
     assert "Cusco Quechua" in page.inner_text("#society h2")
@@ -113,7 +115,8 @@ def test_cypher_console_table_graph_and_refused_write(page, request):
     page.wait_for_selector("#cypher-result tr:nth-child(2)")
     text = page.inner_text("#cypher-result")
     assert "Central Andes" in text and "Cusco Quechua" in text
-    assert page.evaluate("cypherCy.nodes().length") >= 9  # 8 societies + the region
+    assert page.evaluate("cypherCy.nodes().length") == 9  # 8 societies + the region
+    assert page.evaluate("cypherCy.edges('[type = \"PART_OF\"]').length") == 8
     page.fill("#cypher-query", "CREATE (n:Track {id: 'nope'}) RETURN n")
     page.click("#cypher-run")
     page.wait_for_function("document.querySelector('#cypher-error').textContent.length > 0")

@@ -127,7 +127,9 @@ let map;
 async function initMap() {
   map = L.map("map", { worldCopyJump: true }).setView([15, 10], 2);
   const world = await (await fetch("/vendor/countries-110m.json")).json();
-  L.geoJSON(topojson.feature(world, world.objects.countries), {
+  const countries = topojson.feature(world, world.objects.countries);
+  countries.features.forEach(unwrapAntimeridian);
+  L.geoJSON(countries, {
     style: { color: "#94a3b8", weight: 0.6, fillColor: "#f8fafc", fillOpacity: 1 },
   }).addTo(map);
   const societies = await api("/api/societies");
@@ -139,7 +141,29 @@ async function initMap() {
     marker.bindTooltip(`${s.name} (${s.tracks} recordings)`);
     marker.on("click", () => showSociety(s).catch(fail));
   }
+  const legend = L.control({ position: "bottomleft" });
+  legend.onAdd = () => {
+    const box = el("div", { class: "map-legend", id: "map-legend" });
+    const worlds = [...new Set(societies.map((s) => s.world))].sort();
+    for (const w of worlds) box.append(el("div", {}, el("i", { style: `background:${colourOf(w)}` }), w));
+    return box;
+  };
+  legend.addTo(map);
   status(`${societies.length} societies on the map`);
+}
+
+// Rings that cross the 180th meridian (Russia, Fiji) would be drawn across the whole map:
+// shift their western-hemisphere points by 360° so that each ring stays contiguous.
+function unwrapAntimeridian(feature) {
+  const g = feature.geometry;
+  if (!g) return;
+  const polygons = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+  for (const polygon of polygons) {
+    for (const ring of polygon) {
+      const lons = ring.map((p) => p[0]);
+      if (Math.max(...lons) - Math.min(...lons) > 180) ring.forEach((p) => { if (p[0] < 0) p[0] += 360; });
+    }
+  }
 }
 
 async function showSociety(s) {
