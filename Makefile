@@ -10,7 +10,7 @@ WEB    := soundbridge/dashboard/web
 export SOUNDBRIDGE_DATA ?= $(abspath ../shared/data)
 export SOUNDBRIDGE_HOME ?= $(HOME)/.soundbridge
 
-.PHONY: setup demo test lint bench chromium serve neo4j-start neo4j-stop clean
+.PHONY: setup demo test lint bench system-packages serve neo4j-start neo4j-stop clean
 
 setup: $(VENV)/.installed $(VENV)/.neo4j-installed $(WEB)/node_modules/.installed
 
@@ -31,11 +31,14 @@ $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 	npm ci --prefix $(WEB) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# The browser tests drive Debian's Chromium (browser downloads are impossible here); installed
-# with apt when missing (needs root, as on CI).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+# Debian packages the tests need: Chromium for the browser tests (browser downloads are impossible
+# here) and FluidSynth with a General MIDI soundfont to render the music21 tunes for the audio
+# factors. Installed with apt when missing (needs root, as on CI).
+system-packages:
+	@command -v chromium >/dev/null 2>&1 && command -v fluidsynth >/dev/null 2>&1 && \
+	  test -f /usr/share/sounds/sf2/FluidR3_GM.sf2 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  chromium fluidsynth fluid-soundfont-gm; }
 
 # Starts the local Neo4j if nothing answers at NEO4J_URI, ingests (skipped when the data did not
 # change) and prints what the graph answers.
@@ -47,11 +50,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint chromium
+test: lint system-packages
 	$(BIN)/pytest --durations=15
 
 bench: setup
 	$(BIN)/python bench/ingest_throughput.py --out bench/results/ingest_throughput.json
+	$(BIN)/python bench/audio_speed.py --out bench/results/audio_speed.json
 
 serve: setup
 	$(BIN)/soundbridge serve

@@ -21,7 +21,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from soundbridge.commands import build, graph, neo4j, serve
+    from soundbridge.commands import audio, build, graph, neo4j, serve
 
     cli.add_command(neo4j.neo4j)
     cli.add_command(graph.ingest_cmd)
@@ -29,6 +29,8 @@ def _register() -> None:
     cli.add_command(build.build)
     cli.add_command(build.demo)
     cli.add_command(serve.serve)
+    cli.add_command(audio.audio)
+    cli.add_command(audio.add_track_cmd)
 
 
 _register()

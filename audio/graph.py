@@ -1,0 +1,110 @@
+"""Factors in the knowledge graph: stored on Track nodes, and new tracks added cold-start.
+
+The driver is passed in (built by :func:`kg.connection.connect`); statements live in
+:mod:`audio.queries`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import neo4j
+import numpy as np
+
+from audio import queries
+from audio.errors import AudioError
+
+__all__ = ["UnknownCultureError", "store_factors", "find_culture", "add_track"]
+
+
+class UnknownCultureError(AudioError):
+    """``--culture`` names no Culture node, or several."""
+
+
+def store_factors(
+    driver: neo4j.Driver,
+    track_ids: Sequence[str],
+    zc: np.ndarray,
+    zs: np.ndarray,
+    za: np.ndarray,
+    *,
+    batch_size: int = 500,
+) -> int:
+    """Set ``zc``, ``zs``, ``za`` (lists of floats) on the Track nodes with these ids.
+
+    Args:
+        driver: an open driver.
+        track_ids: ids of ``Track`` nodes.
+        zc: Shapes: ``(n, dim_c)``. zs: ``(n, dim_s)``. za: ``(n, dim_a)``.
+        batch_size: rows per transaction.
+
+    Returns:
+        How many Track nodes were updated (ids absent from the graph are skipped).
+    """
+    updated = 0
+    for s in range(0, len(track_ids), batch_size):
+        rows = [
+            {"id": str(t), "zc": zc[i].tolist(), "zs": zs[i].tolist(), "za": za[i].tolist()}
+            for i, t in enumerate(track_ids[s : s + batch_size], start=s)
+        ]
+        records, _, _ = driver.execute_query(queries.SET_TRACK_FACTORS, rows=rows)
+        updated += int(records[0]["updated"])
+    return updated
+
+
+def find_culture(driver: neo4j.Driver, culture: str) -> dict[str, str]:
+    """The Culture node whose id is ``culture``, or whose name is (case-insensitively).
+
+    Raises:
+        UnknownCultureError: when none matches (or several at the same level).
+    """
+    records, _, _ = driver.execute_query(queries.FIND_CULTURE, culture=culture)
+    if not records:
+        raise UnknownCultureError(
+            f"culture {culture!r}: no Culture node has that id or name; list them with "
+            '`soundbridge cypher "MATCH (c:Culture) RETURN c.id, c.name, c.level"` and pass an '
+            "id such as CCMCcusc1236 or a name such as 'Central Andes' (run `soundbridge ingest` "
+            "first if the graph is empty)"
+        )
+    first = records[0]
+    same = [r for r in records if r["level"] == first["level"]]
+    if len(same) > 1:
+        raise UnknownCultureError(
+            f"culture {culture!r}: several {first['level']} nodes match ("
+            + ", ".join(r["id"] for r in same)
+            + "); pass one of these ids instead"
+        )
+    return {"id": first["id"], "name": first["name"], "level": first["level"]}
+
+
+def add_track(
+    driver: neo4j.Driver,
+    track_id: str,
+    *,
+    name: str,
+    culture_id: str,
+    audio: str,
+    zc: np.ndarray,
+    zs: np.ndarray,
+    za: np.ndarray,
+) -> str:
+    """Create (or update) a user Track with its factors, linked ``FROM_CULTURE`` to its culture.
+
+    Shapes: ``zc: (dim_c,)``, ``zs: (dim_s,)``, ``za: (dim_a,)``.
+
+    Returns:
+        The track id.
+    """
+    records, _, _ = driver.execute_query(
+        queries.ADD_TRACK,
+        id=track_id,
+        name=name,
+        culture_id=culture_id,
+        audio=audio,
+        zc=zc.tolist(),
+        zs=zs.tolist(),
+        za=za.tolist(),
+    )
+    if not records:
+        raise UnknownCultureError(f"culture {culture_id!r} vanished from the graph; run it again")
+    return str(records[0]["id"])

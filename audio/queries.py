@@ -1,0 +1,33 @@
+"""Every Cypher statement of the audio layer, parameterised (values never formatted in)."""
+
+from __future__ import annotations
+
+__all__ = ["SET_TRACK_FACTORS", "FIND_CULTURE", "ADD_TRACK", "TRACK_EXISTS"]
+
+#: ``$rows``: ``[{id, zc, zs, za}]``; returns how many Track nodes were found and updated.
+SET_TRACK_FACTORS = """
+UNWIND $rows AS row
+MATCH (t:Track {id: row.id})
+SET t.zc = row.zc, t.zs = row.zs, t.za = row.za
+RETURN count(t) AS updated
+"""
+
+#: A culture by id or (case-insensitive) name; societies first.
+FIND_CULTURE = """
+MATCH (c:Culture)
+WHERE c.id = $culture OR toLower(c.name) = toLower($culture)
+RETURN c.id AS id, c.name AS name, c.level AS level
+ORDER BY CASE c.level WHEN 'society' THEN 0 WHEN 'region' THEN 1 ELSE 2 END, c.id
+"""
+
+TRACK_EXISTS = "MATCH (t:Track {id: $id}) RETURN t.id AS id"
+
+#: A user-added track with its factors, linked to its culture (idempotent on ``$id``).
+ADD_TRACK = """
+MATCH (c:Culture {id: $culture_id})
+MERGE (t:Track {id: $id})
+SET t.name = $name, t.source = 'user', t.audio = $audio,
+    t.zc = $zc, t.zs = $zs, t.za = $za
+MERGE (t)-[:FROM_CULTURE]->(c)
+RETURN t.id AS id
+"""
