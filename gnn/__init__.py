@@ -1,1 +1,31 @@
-"""gnn"""
+"""gnn: node embeddings for every label of the knowledge graph.
+
+:func:`gnn.graph.read_knowledge_graph` reads the graph and the initial features once;
+:func:`gnn.graph.training_graph` rebuilds the relations that would leak a validation split;
+:func:`gnn.train.train` fits :class:`gnn.model.HeteroLightGCN` (or :class:`gnn.model.HeteroSAGE`);
+:mod:`gnn.store` saves the embeddings and writes them into Neo4j with vector indexes.
+"""
+
+from gnn.features import NodeFeatures, read_features
+from gnn.graph import KnowledgeGraph, read_knowledge_graph, training_graph
+from gnn.lightgcn import train_lightgcn
+from gnn.model import HeteroLightGCN, HeteroSAGE
+from gnn.store import load_embeddings, save_embeddings, write_embeddings
+from gnn.train import TrainConfig, TrainResult, train
+
+__all__ = [
+    "HeteroLightGCN",
+    "HeteroSAGE",
+    "KnowledgeGraph",
+    "NodeFeatures",
+    "TrainConfig",
+    "TrainResult",
+    "load_embeddings",
+    "read_features",
+    "read_knowledge_graph",
+    "save_embeddings",
+    "train",
+    "train_lightgcn",
+    "training_graph",
+    "write_embeddings",
+]

@@ -1,1 +1,42 @@
-"""recsys"""
+"""recsys: the recommenders, their evaluation and the public recommendation API.
+
+Every model follows :class:`recsys.base.Recommender`; :func:`recsys.pipeline.build` fits and
+evaluates them all on one split and saves the served model; :mod:`recsys.api` answers from it.
+"""
+
+from recsys.api import (
+    UnknownIdError,
+    export_user_recs,
+    recommend_for_user,
+    recommend_friends,
+    similar_artists,
+)
+from recsys.base import NotFittedError, Recommender
+from recsys.ease import EASE
+from recsys.evaluate import Evaluation, evaluate
+from recsys.gnn import HeteroGNN
+from recsys.itemknn import ItemKNN
+from recsys.lightgcn import LightGCN
+from recsys.mostpop import MostPop
+from recsys.pipeline import build
+from recsys.split import Interactions, split_lastfm
+
+__all__ = [
+    "EASE",
+    "Evaluation",
+    "HeteroGNN",
+    "Interactions",
+    "ItemKNN",
+    "LightGCN",
+    "MostPop",
+    "NotFittedError",
+    "Recommender",
+    "UnknownIdError",
+    "build",
+    "evaluate",
+    "export_user_recs",
+    "recommend_for_user",
+    "recommend_friends",
+    "similar_artists",
+    "split_lastfm",
+]

@@ -24,6 +24,7 @@ from kg.config import Neo4jSettings
 from kg.ingest import SOURCES, ingest
 from kg.stats import graph_counts
 from loaders.config import data_root
+from loaders.errors import ConfigError
 
 __all__ = ["STEPS", "Step", "StepResult", "run_build"]
 
@@ -62,12 +63,35 @@ def _graph_has_tracks(driver: neo4j.Driver) -> bool:
     return graph_counts(driver).nodes.get("Track", 0) > 0
 
 
+def _lastfm_files() -> list[Path]:
+    base = data_root() / SOURCES["lastfm"]
+    return sorted(p for p in base.glob("*.dat") if p.is_file())
+
+
+def _run_recommenders(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
+    from recsys.pipeline import build as build_recommenders  # torch: load only when needed
+
+    return build_recommenders(driver, log=log)
+
+
+def _recommenders_present(driver: neo4j.Driver) -> bool:
+    from recsys.pipeline import artefacts_dir
+
+    return (artefacts_dir() / "model.npz").is_file()
+
+
 STEPS: list[Step] = [
     Step(
         name="ingest",
         inputs=_data_files,
         run=lambda driver, log: ingest(driver, log=log),
         present=_graph_has_tracks,
+    ),
+    Step(
+        name="recommenders",
+        inputs=_lastfm_files,
+        run=_run_recommenders,
+        present=_recommenders_present,
     ),
 ]
 
@@ -85,9 +109,20 @@ def run_build(
     settings: Neo4jSettings,
     *,
     force: bool = False,
+    only: Iterable[str] | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> list[StepResult]:
-    """Run every step of :data:`STEPS` whose inputs changed (all of them with ``force``)."""
+    """Run every step of :data:`STEPS` whose inputs changed (all of them with ``force``).
+
+    Args:
+        only: run just these steps (by name), e.g. ``["ingest"]`` for the demo.
+    """
+    names = None if only is None else set(only)
+    unknown = (names or set()) - {s.name for s in STEPS}
+    if unknown:
+        raise ConfigError(
+            f"unknown build step(s) {sorted(unknown)}; steps: {[s.name for s in STEPS]}"
+        )
     state_path = settings.home / "build-state.json"
     state: dict[str, dict[str, str]] = {}
     if state_path.exists():
@@ -95,6 +130,8 @@ def run_build(
     mine = state.setdefault(settings.uri, {})
     results = []
     for step in STEPS:
+        if names is not None and step.name not in names:
+            continue
         fp = _fingerprint(step.inputs())
         if not force and mine.get(step.name) == fp and step.present(driver):
             results.append(StepResult(step.name, "skipped", "inputs unchanged"))

@@ -21,7 +21,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from soundbridge.commands import audio, build, graph, neo4j, serve
+    from soundbridge.commands import audio, build, graph, neo4j, recommend, serve
 
     cli.add_command(neo4j.neo4j)
     cli.add_command(graph.ingest_cmd)
@@ -31,6 +31,9 @@ def _register() -> None:
     cli.add_command(serve.serve)
     cli.add_command(audio.audio)
     cli.add_command(audio.add_track_cmd)
+    cli.add_command(recommend.recommend)
+    cli.add_command(recommend.export_user_recs_cmd)
+    cli.add_command(recommend.gnn)
 
 
 _register()

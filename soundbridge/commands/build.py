@@ -36,11 +36,16 @@ def _connect_starting_local(settings: Neo4jSettings) -> neo4j.Driver:
 
 @click.command("build")
 @click.option("--force", is_flag=True, help="Run every step even if its inputs did not change.")
-def build(force: bool) -> None:
-    """Run the whole pipeline (today: ingest), skipping steps whose inputs did not change."""
+@click.option(
+    "--step", "steps", multiple=True, help="Run only this step (repeatable): ingest, recommenders."
+)
+def build(force: bool, steps: tuple[str, ...]) -> None:
+    """Run the whole pipeline (ingest, recommenders), skipping steps whose inputs did not change."""
     settings = Neo4jSettings.from_env()
     with _connect_starting_local(settings) as driver:
-        results = run_build(driver, settings, force=force, log=lambda m: click.echo(m, err=True))
+        results = run_build(
+            driver, settings, force=force, only=steps or None, log=lambda m: click.echo(m, err=True)
+        )
         counts = graph_counts(driver)
     for r in results:
         click.echo(f"{r.name:<10} {r.status}" + (f" ({r.detail})" if r.detail else ""))
@@ -55,7 +60,8 @@ def demo() -> None:
     """Build (if needed) and show what the graph answers: the Andean songs and Ewe's style kin."""
     settings = Neo4jSettings.from_env()
     with _connect_starting_local(settings) as driver:
-        run_build(driver, settings, log=lambda m: click.echo(m, err=True))
+        # The demo needs only the graph; `soundbridge build` also trains the recommenders (minutes).
+        run_build(driver, settings, only=["ingest"], log=lambda m: click.echo(m, err=True))
         counts = graph_counts(driver)
         click.echo(
             f"\nThe graph holds {counts.nodes.get('Track', 0):,} songs from "

@@ -1,0 +1,202 @@
+"""The training graph: the exported knowledge graph with its leaky relations rebuilt from training.
+
+:func:`kg.export.to_heterodata` gives the whole public graph. Three relations there would leak the
+validation split into message passing and are rebuilt from the training rows only:
+``LISTENED`` (the held-out plays are removed), ``FRIEND`` (held-out friendships removed) and
+Artist ``CO_COLLECTED`` (recomputed by :func:`kg.cocollection.co_collection_weights` on the
+training plays, since the stored weights count every public play). ``EXPERT_CONSTRAINT`` edges are
+taken out of message passing: the loss uses them (must-link / cannot-link). KGCN's 60 Freebase
+relation types are merged into one ``KG_RELATED`` per (source, target) label pair — most have a
+handful of edges, too few to learn a relation of their own. Every relation gets a reverse
+(``rev_<TYPE>``) so that messages flow both ways; relations within one label are symmetrised,
+except the directed co-collection, whose reverse stays a relation of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from gnn import queries as q
+from gnn.features import NodeFeatures, read_features
+from kg.cocollection import co_collection_weights
+from kg.export import IdMap, to_heterodata
+
+__all__ = [
+    "KEPT_RELATIONS",
+    "KG_RELATED",
+    "LISTENED",
+    "KnowledgeGraph",
+    "read_knowledge_graph",
+    "training_graph",
+]
+
+LISTENED = ("User", "LISTENED", "Artist")
+FRIEND = ("User", "FRIEND", "User")
+CO_COLLECTED = ("Artist", "CO_COLLECTED", "Artist")
+#: The merged KGCN relation type.
+KG_RELATED = "KG_RELATED"
+#: Relation types kept as they are (everything else from Artist is a KGCN relation).
+KEPT_RELATIONS = frozenset(
+    {
+        "LISTENED",
+        "FRIEND",
+        "CO_COLLECTED",
+        "HAS_TAG",
+        "FROM_CULTURE",
+        "PART_OF",
+        "STYLE_SIMILAR",
+        "SERVES_FUNCTION",
+        "PERFORMED_BY",
+        "IN_PLAYLIST",
+        "COLLECTED",
+    }
+)
+
+
+def _edges(ids_src: np.ndarray, ids_dst: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.stack([ids_src, ids_dst]).astype(np.int64))
+
+
+def training_graph(
+    data: HeteroData,
+    id_map: IdMap,
+    *,
+    listened: pd.DataFrame,
+    friends: pd.DataFrame | None,
+    relations: frozenset[str] | None = None,
+    features: dict[str, np.ndarray] | None = None,
+) -> HeteroData:
+    """Rebuild the leaky relations from training rows and add reverse edges.
+
+    Args:
+        data: the export of :func:`kg.export.to_heterodata`.
+        id_map: its id map.
+        listened: training plays, columns ``user_id``, ``artist_id`` (Last.fm ids).
+        friends: training friendships, columns ``user_id``, ``friend_id`` (both directions);
+            ``None`` drops FRIEND.
+        relations: relation types to keep for message passing (``KG_RELATED`` for the KGCN ones;
+            ``None``: all); LISTENED is always kept.
+        features: label → feature rows aligned with ``id_map`` (stored as ``x``).
+
+    Shapes:
+        every ``edge_index`` is ``(2, E)``; ``x`` of a label is ``(num_nodes, d)``.
+    """
+    out = HeteroData()
+    for label in data.node_types:
+        out[label].num_nodes = data[label].num_nodes
+        if features and label in features:
+            out[label].x = torch.from_numpy(features[label])
+
+    merged: dict[tuple[str, str, str], list[torch.Tensor]] = {}
+    for src, rel, dst in data.edge_types:
+        if rel in ("LISTENED", "FRIEND", "EXPERT_CONSTRAINT") or (src, rel, dst) == CO_COLLECTED:
+            continue
+        name = rel if rel in KEPT_RELATIONS else KG_RELATED
+        merged.setdefault((src, name, dst), []).append(data[src, rel, dst].edge_index)
+
+    u = np.asarray(id_map.indices("User", listened["user_id"].tolist()))
+    a = np.asarray(id_map.indices("Artist", listened["artist_id"].tolist()))
+    merged[LISTENED] = [_edges(u, a)]
+    co = co_collection_weights(listened, user="user_id", item="artist_id")
+    merged[CO_COLLECTED] = [
+        _edges(
+            np.asarray(id_map.indices("Artist", co["src"].tolist())),
+            np.asarray(id_map.indices("Artist", co["dst"].tolist())),
+        )
+    ]
+    if friends is not None and len(friends):
+        merged[FRIEND] = [
+            _edges(
+                np.asarray(id_map.indices("User", friends["user_id"].tolist())),
+                np.asarray(id_map.indices("User", friends["friend_id"].tolist())),
+            )
+        ]
+
+    for (src, rel, dst), parts in sorted(merged.items()):
+        if relations is not None and rel not in relations and (src, rel, dst) != LISTENED:
+            continue
+        ei = torch.unique(torch.cat(parts, dim=1), dim=1)
+        if ei.shape[1] == 0:
+            continue
+        if src == dst and rel != "CO_COLLECTED":
+            ei = torch.unique(torch.cat([ei, ei.flip(0)], dim=1), dim=1)
+            ei = ei[:, ei[0] != ei[1]]
+            out[src, rel, dst].edge_index = ei
+        elif src == dst:
+            # co-collection is directed on purpose (top 20 targets per source): its reverse is a
+            # relation of its own, as for the other types
+            out[src, rel, dst].edge_index = ei
+            out[dst, f"rev_{rel}", src].edge_index = ei.flip(0)
+        else:
+            out[src, rel, dst].edge_index = ei
+            out[dst, f"rev_{rel}", src].edge_index = ei.flip(0)
+    return out
+
+
+def label_ids(id_map: IdMap, label: str) -> list[Any]:
+    """The ids of ``label`` in index order."""
+    return id_map.ids.get(label, [])
+
+
+@dataclass(frozen=True, eq=False)
+class KnowledgeGraph:
+    """Everything the GNN reads from Neo4j, read once and passed around without the driver.
+
+    Attributes:
+        data: the export of :func:`kg.export.to_heterodata`.
+        id_map: its id map.
+        features: label → initial features (:func:`gnn.features.read_features`).
+        expert: expert constraints, columns ``src``, ``dst`` (Track ids), ``kind``.
+    """
+
+    data: HeteroData
+    id_map: IdMap
+    features: dict[str, NodeFeatures]
+    expert: pd.DataFrame
+
+    def aligned_features(self) -> dict[str, np.ndarray]:
+        """Each label's features in id-map order. Shapes: ``{label: (num_nodes, d)}``."""
+        return {
+            k: v.aligned(self.id_map.ids[k])
+            for k, v in self.features.items()
+            if k in self.id_map.ids
+        }
+
+    def expert_tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``(src, dst, is_must_link)`` track indices of the expert constraints, or ``None``."""
+        if self.expert.empty or "Track" not in self.id_map.ids:
+            return None
+        return (
+            torch.tensor(self.id_map.indices("Track", self.expert["src"].tolist())),
+            torch.tensor(self.id_map.indices("Track", self.expert["dst"].tolist())),
+            torch.tensor((self.expert["kind"] == "must_link").to_numpy()),
+        )
+
+
+def read_knowledge_graph(
+    driver: neo4j.Driver,
+    *,
+    cache: Path | None = None,
+    track_factors: str | os.PathLike[str] | None = None,
+) -> KnowledgeGraph:
+    """Export the graph, read the initial features and the expert constraints.
+
+    Args:
+        driver: an open driver (built by :func:`kg.connection.connect`).
+        cache: folder for the tag-text embeddings (reused while the tags are unchanged).
+        track_factors: issue 3's track-factor parquet, when it exists.
+    """
+    data, id_map = to_heterodata(driver)
+    features = read_features(driver, cache=cache, track_factors=track_factors)
+    records, _, _ = driver.execute_query(q.EXPERT_CONSTRAINTS, routing_=neo4j.RoutingControl.READ)
+    expert = pd.DataFrame([r.data() for r in records], columns=["src", "dst", "kind"])
+    return KnowledgeGraph(data, id_map, features, expert)

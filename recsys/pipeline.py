@@ -1,0 +1,202 @@
+"""The recommender pipeline end to end, the function ``soundbridge build`` calls: :func:`build`.
+
+Steps (each skipped when its inputs are unchanged since the last run, unless ``force``):
+
+1. split Last.fm's public plays and friendships (:func:`recsys.split.split_lastfm`);
+2. read the knowledge graph and the initial features from Neo4j (tag text embedded offline);
+3. fit MostPop, ItemKNN, EASE, LightGCN and the heterogeneous GNN on the same training split
+   and evaluate every one with :func:`recsys.evaluate.evaluate`;
+4. write the report (Markdown, PNG plots, ``metrics.json``);
+5. save the served model (the GNN) and every label's embeddings to disk;
+6. write the embeddings back to Neo4j with a vector index per label.
+
+Artefacts go to ``$SOUNDBRIDGE_HOME/recsys`` (or ``out``): ``metrics.json``, ``report.md``,
+``*.png``, ``model.npz`` (the served recommender), ``interactions.npz`` (ids and every public
+play/friendship, for excluding what users already know), ``artists.parquet`` (names),
+``embeddings.npz`` + ``id_map.json``, ``checkpoints/``, ``fingerprint.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import numpy as np
+import scipy.sparse as sp
+
+from gnn.graph import read_knowledge_graph
+from gnn.store import save_embeddings, write_embeddings
+from kg.config import DEFAULT_HOME, HOME_ENV
+from loaders.config import data_root
+from loaders.lastfm import load_lastfm
+from recsys.base import Recommender
+from recsys.ease import EASE
+from recsys.evaluate import Evaluation, artist_world_regions, evaluate
+from recsys.gnn import HeteroGNN
+from recsys.itemknn import ItemKNN
+from recsys.lightgcn import LightGCN
+from recsys.mostpop import MostPop
+from recsys.report import write_report
+from recsys.split import Interactions, split_lastfm
+
+__all__ = ["DEFAULT_MODELS", "artefacts_dir", "build", "save_interactions"]
+
+#: The models of the comparison, with the hyper-parameters chosen on the validation split.
+DEFAULT_MODELS: dict[str, Callable[[], Recommender]] = {
+    "MostPop": MostPop,
+    "ItemKNN": lambda: ItemKNN(neighbours=1000),
+    "EASE": lambda: EASE(l2=50.0),
+    "LightGCN": lambda: LightGCN(max_seconds=300.0),
+    "HeteroGNN": HeteroGNN,
+}
+
+
+def artefacts_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """Where the pipeline's artefacts live: ``path``, else ``$SOUNDBRIDGE_HOME/recsys``."""
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser() / "recsys"
+
+
+def save_interactions(path: Path, split: Interactions) -> None:
+    """Store ids, every public play and friendship (what serving excludes) in one ``.npz``."""
+    full, friends = split.full, split.friends_full
+    np.savez(
+        path,
+        user_ids=split.user_ids,
+        item_ids=split.item_ids,
+        data=full.data,
+        indices=full.indices,
+        indptr=full.indptr,
+        f_indices=friends.indices,
+        f_indptr=friends.indptr,
+    )
+
+
+def _fingerprint(data: Path, params: dict[str, Any]) -> str:
+    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for f in sorted((data / "lastfm-hetrec2011").glob("*.dat")):
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def build(
+    driver: neo4j.Driver,
+    *,
+    data: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    models: dict[str, Callable[[], Recommender]] | None = None,
+    seed: int = 0,
+    k: int = 20,
+    write_graph: bool = True,
+    force: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the pipeline; returns the metrics (also in ``out/metrics.json``).
+
+    Args:
+        driver: an open driver on the ingested graph (:func:`kg.connection.connect`).
+        data: the data root (default ``$SOUNDBRIDGE_DATA``).
+        out: the artefact folder (default :func:`artefacts_dir`).
+        models: name → factory of the models to compare (default :data:`DEFAULT_MODELS`); the
+            last one is served and its embeddings are written.
+        seed: the split's and the models' seed.
+        k: list length of the evaluation.
+        write_graph: write embeddings and vector indexes into Neo4j.
+        force: run even when the fingerprint says nothing changed.
+    """
+    root = data_root(data)
+    folder = artefacts_dir(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    models = models or DEFAULT_MODELS
+    params = {
+        "seed": seed,
+        "k": k,
+        "models": {n: repr(f()) for n, f in models.items()},
+        "write_graph": write_graph,
+    }
+    fp = _fingerprint(root, params)
+    stamp = folder / "fingerprint.json"
+    if not force and stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fp:
+        log(f"recsys: unchanged since the last build ({folder}); skipped (force to rerun)")
+        return json.loads((folder / "metrics.json").read_text())
+
+    t0 = time.perf_counter()
+    lastfm = load_lastfm(root / "lastfm-hetrec2011")
+    split = split_lastfm(lastfm, seed=seed)
+    log(f"split: {split.train.nnz:,} training plays, {split.valid.nnz:,} held out")
+    graph = read_knowledge_graph(driver, cache=folder / "cache")
+    regions = artist_world_regions(driver)
+    log(f"graph read in {time.perf_counter() - t0:.1f}s")
+
+    results: list[Evaluation] = []
+    histories: dict[str, np.ndarray] = {}
+    fit_seconds: dict[str, float] = {}
+    served: Recommender | None = None
+    for name, factory in models.items():
+        model = factory()
+        if hasattr(model, "seed"):
+            model.seed = seed
+        start = time.perf_counter()
+        model.fit(
+            split.train,
+            valid=split.valid,
+            graph=graph,
+            user_ids=split.user_ids,
+            item_ids=split.item_ids,
+            friends=split.friends_train,
+            checkpoint_dir=folder / "checkpoints" / name,
+            progress=progress,
+        )
+        fit_seconds[name] = time.perf_counter() - start
+        ev = evaluate(model, split, k=k, regions=regions, name=name)
+        results.append(ev)
+        if hasattr(model, "history_"):
+            histories[name] = model.history_
+        log(
+            f"{name:<10} Recall@{k} {ev.recall:.4f}  NDCG@{k} {ev.ndcg:.4f}  "
+            f"coverage {ev.coverage:.3f}  friends@10 {ev.friend_hit_rate:.3f}  "
+            f"fit {fit_seconds[name]:.1f}s"
+        )
+        served = model
+
+    assert served is not None
+    metrics = {
+        "split": {"train": int(split.train.nnz), "valid": int(split.valid.nnz), "seed": seed},
+        "models": [dict(r.as_dict(), fit_seconds=fit_seconds[r.model]) for r in results],
+        "served": type(served).__name__,
+    }
+    write_report(folder, metrics, histories)
+    served.save(folder / "model.npz")
+    save_interactions(folder / "interactions.npz", split)
+    lastfm.artists[["artist_id", "name"]].to_parquet(folder / "artists.parquet")
+    if isinstance(served, HeteroGNN):
+        save_embeddings(folder, served.result_.embeddings, graph.id_map)
+        if write_graph:
+            written = write_embeddings(driver, served.result_.embeddings, graph.id_map)
+            log(f"embeddings written to Neo4j: {written}")
+            metrics["written"] = written
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    stamp.write_text(json.dumps({"fingerprint": fp}))
+    log(f"recsys: done in {time.perf_counter() - t0:.0f}s; artefacts in {folder}")
+    return metrics
+
+
+def load_interactions(path: Path) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, sp.csr_matrix]:
+    """Read :func:`save_interactions`: user ids, item ids, plays, friendships."""
+    with np.load(path) as f:
+        u, i = f["user_ids"], f["item_ids"]
+        plays = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=(len(u), len(i)))
+        friends = sp.csr_matrix(
+            (np.ones(len(f["f_indices"]), dtype=np.float32), f["f_indices"], f["f_indptr"]),
+            shape=(len(u), len(u)),
+        )
+    return u, i, plays, friends

@@ -1,0 +1,109 @@
+"""``soundbridge recommend …``, ``soundbridge export-user-recs`` and ``soundbridge gnn …``.
+
+They serve the artefacts of :func:`recsys.pipeline.build` (``$SOUNDBRIDGE_HOME/recsys``), which
+``soundbridge gnn evaluate`` (or ``soundbridge build``) writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["export_user_recs_cmd", "gnn", "recommend"]
+
+_ARTEFACTS = click.option(
+    "--artefacts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the built recommender (default: $SOUNDBRIDGE_HOME/recsys).",
+)
+
+
+def _table(rows: list[dict]) -> None:
+    for rank, r in enumerate(rows, 1):
+        name = f"  {r['name']}" if r.get("name") else ""
+        click.echo(f"{rank:>3}  {r['id']:>6}  {r['score']:.4f}{name}")
+
+
+@click.group("recommend")
+def recommend() -> None:
+    """Recommendations from the built model: artists for a user, similar artists, friends."""
+
+
+@recommend.command("user")
+@click.argument("user_id", type=int)
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--include-seen", is_flag=True, help="Keep artists the user already listened to.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_ARTEFACTS
+def user_cmd(
+    user_id: int, k: int, include_seen: bool, as_json: bool, artefacts: Path | None
+) -> None:
+    """Top K artists for Last.fm user USER_ID (already-listened excluded)."""
+    from recsys.api import recommend_for_user
+
+    rows = recommend_for_user(user_id, k, not include_seen, artefacts=artefacts)
+    click.echo(json.dumps(rows)) if as_json else _table(rows)
+
+
+@recommend.command("artist")
+@click.argument("artist_id", type=int)
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
+@_ARTEFACTS
+def artist_cmd(artist_id: int, k: int, artefacts: Path | None) -> None:
+    """The K artists most similar to ARTIST_ID."""
+    from recsys.api import similar_artists
+
+    _table(similar_artists(artist_id, k, artefacts=artefacts))
+
+
+@recommend.command("friends")
+@click.argument("user_id", type=int)
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
+@_ARTEFACTS
+def friends_cmd(user_id: int, k: int, artefacts: Path | None) -> None:
+    """K users to suggest as friends of USER_ID (current friends excluded)."""
+    from recsys.api import recommend_friends
+
+    _table(recommend_friends(user_id, k, artefacts=artefacts))
+
+
+@click.command("export-user-recs")
+@click.option("--k", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_ARTEFACTS
+def export_user_recs_cmd(k: int, out: Path, artefacts: Path | None) -> None:
+    """Write the top K artists of every user to Parquet (user_id, rank, artist_id, score)."""
+    from recsys.api import export_user_recs
+
+    df = export_user_recs(out, k, artefacts=artefacts)
+    click.echo(f"{len(df):,} rows for {df['user_id'].nunique():,} users written to {out}")
+
+
+@click.group("gnn")
+def gnn() -> None:
+    """Train and evaluate the recommenders (GNN and baselines) on the knowledge graph."""
+
+
+@gnn.command("evaluate")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-write", is_flag=True, help="Do not write embeddings into Neo4j.")
+@click.option("--force", is_flag=True, help="Run even when nothing changed.")
+def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool) -> None:
+    """Fit every model on the same split, evaluate them, write the report and embeddings."""
+    from kg.config import Neo4jSettings
+    from kg.connection import connect
+    from recsys.pipeline import build
+
+    with connect(Neo4jSettings.from_env()) as driver:
+        build(
+            driver,
+            out=out,
+            seed=seed,
+            write_graph=not no_write,
+            force=force,
+            log=lambda m: click.echo(m, err=True),
+        )

@@ -1,0 +1,51 @@
+"""The GNN's Cypher on the real server: features read, embeddings and vector indexes written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gnn.features import artist_tag_texts, culture_features, track_features
+from gnn.store import write_embeddings
+from kg.export import IdMap
+from recsys.evaluate import artist_world_regions
+
+pytestmark = pytest.mark.neo4j
+
+_GRAPH = """
+CREATE (a:Artist {id: 1, name: 'Ayumi'}), (b:Artist {id: 2, name: 'Oasis'}), (c:Artist {id: 3})
+CREATE (t1:Tag {id: 10, name: 'j-pop'}), (t2:Tag {id: 11, name: 'japanese'}),
+       (t3:Tag {id: 12, name: 'britpop'})
+CREATE (a)-[:HAS_TAG {count: 5}]->(t1), (a)-[:HAS_TAG {count: 9}]->(t2),
+       (b)-[:HAS_TAG {count: 3}]->(t3)
+CREATE (j:Culture {id: 'CCMCnucl1643', level: 'society', style_profile: [0.5, 0.25]}),
+       (r:Culture {id: 'HRAF-japan', level: 'region'}),
+       (w:Culture {id: 'WR-asia', level: 'world_region'})
+CREATE (j)-[:PART_OF]->(r), (r)-[:PART_OF]->(w), (a)-[:FROM_CULTURE {count: 2}]->(j)
+CREATE (:Track {id: 'NHS2-A', mir: [1.0, 2.0]}), (:Track {id: 'NHS2-B', mir: [3.0, 2.0]})
+"""
+
+
+def test_features_and_regions_read_from_the_graph(neo4j_db) -> None:
+    neo4j_db.execute_query(_GRAPH)
+    assert artist_tag_texts(neo4j_db) == {1: "japanese, j-pop", 2: "britpop"}
+    assert artist_world_regions(neo4j_db) == {1: ["WR-asia"]}
+    cult = culture_features(neo4j_db)
+    assert cult.ids == ["CCMCnucl1643"] and cult.x.tolist() == [[0.5, 0.25]]
+    tracks = track_features(neo4j_db)
+    np.testing.assert_allclose(np.abs(tracks.x[:, 0]), [1.0, 1.0], rtol=1e-6)
+
+
+def test_embeddings_and_vector_index_written(neo4j_db) -> None:
+    neo4j_db.execute_query(_GRAPH)
+    ids = IdMap({"Artist": [1, 2, 3]})
+    emb = {"Artist": np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 0, 1]], dtype=np.float32)}
+    assert write_embeddings(neo4j_db, emb, ids) == {"Artist": 3}
+    assert write_embeddings(neo4j_db, emb, ids) == {"Artist": 3}  # idempotent
+    neo4j_db.execute_query("CALL db.awaitIndexes(60)")
+    records, _, _ = neo4j_db.execute_query(
+        "MATCH (a:Artist {id: 1}) "
+        "CALL db.index.vector.queryNodes('artist_embedding', 2, a.embedding) "
+        "YIELD node RETURN node.id AS id"
+    )
+    assert [r["id"] for r in records] == [1, 2]

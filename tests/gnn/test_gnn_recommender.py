@@ -1,0 +1,105 @@
+"""The heterogeneous GNN passes the recommender contract, and its parts give known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch_geometric.data import HeteroData
+
+from gnn.graph import CO_COLLECTED, LISTENED, training_graph
+from gnn.model import HeteroLightGCN, normalised_adjacency, propagate
+from gnn.train import TrainConfig, recall_at_k, train
+from kg.export import IdMap
+from loaders.errors import ConfigError
+from recsys.base import Recommender
+from recsys.gnn import HeteroGNN
+from tests.recsys.contract import RecommenderContract, checkerboard
+
+
+class TestHeteroGNNLight(RecommenderContract):
+    def make(self) -> Recommender:
+        return HeteroGNN(dim=8, layers=2, lr=0.05, epochs=40, batch_size=64, negatives=4, seed=0)
+
+
+class TestHeteroGNNSage(RecommenderContract):
+    def make(self) -> Recommender:
+        return HeteroGNN(
+            conv="sage", dim=8, layers=2, lr=0.02, epochs=60, batch_size=64, negatives=4, seed=0
+        )
+
+
+def test_fit_is_seeded() -> None:
+    x = checkerboard()
+    a = HeteroGNN(dim=8, epochs=3, batch_size=64, negatives=4, seed=3).fit(x)
+    b = HeteroGNN(dim=8, epochs=3, batch_size=64, negatives=4, seed=3).fit(x)
+    np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+
+
+def test_propagation_sums_weighted_neighbours() -> None:
+    # two sources → one target: each message weighs 1/sqrt(1·2)
+    adj = normalised_adjacency(torch.tensor([[0, 1], [0, 0]]), 2, 1)
+    out = propagate(torch.tensor([[1.0, 0.0], [0.0, 2.0]]), adj, 1)
+    torch.testing.assert_close(out, torch.tensor([[2**-0.5, 2 * 2**-0.5]]))
+
+
+def _toy_graph() -> tuple[HeteroData, IdMap]:
+    data = HeteroData()
+    data["User"].num_nodes = 2
+    data["Artist"].num_nodes = 3
+    data["Tag"].num_nodes = 1
+    data["User", "LISTENED", "Artist"].edge_index = torch.tensor([[0, 0, 1], [0, 1, 2]])
+    data["Artist", "HAS_TAG", "Tag"].edge_index = torch.tensor([[0, 2], [0, 0]])
+    data["Artist", "FILM_FILM_MUSIC", "Artist"].edge_index = torch.tensor([[0], [1]])
+    return data, IdMap({"User": [10, 11], "Artist": [1, 2, 3], "Tag": [7]})
+
+
+def test_training_graph_rebuilds_leaky_relations_from_training_rows() -> None:
+    data, ids = _toy_graph()
+    listened = pd.DataFrame({"user_id": [10, 11], "artist_id": [1, 3]})  # (10, 2) held out
+    g = training_graph(data, ids, listened=listened, friends=None)
+    assert g[LISTENED].edge_index.tolist() == [[0, 1], [0, 2]]
+    assert g["Artist", "rev_LISTENED", "User"].edge_index.tolist() == [[0, 2], [0, 1]]
+    # co-collection recomputed from training plays only: no two artists share a user any more
+    assert CO_COLLECTED not in g.edge_types
+    # KGCN relations merged, symmetrised within one label
+    assert g["Artist", "KG_RELATED", "Artist"].edge_index.tolist() == [[0, 1], [1, 0]]
+    assert ("Tag", "rev_HAS_TAG", "Artist") in g.edge_types
+
+
+def test_recall_at_k_known_answer() -> None:
+    users = torch.eye(2)
+    items = torch.tensor([[1.0, 0.0], [0.9, 0.0], [0.0, 1.0]])
+    train_pairs = torch.tensor([[0], [0]])
+    valid = torch.tensor([[0, 1], [1, 0]])  # user 0 → item 1 (found), user 1 → item 0
+    assert recall_at_k(users, items, train_pairs, valid, k=1) == pytest.approx(0.5)
+
+
+def test_expert_constraints_pull_must_links_together() -> None:
+    data = HeteroData()
+    data["User"].num_nodes, data["Artist"].num_nodes, data["Track"].num_nodes = 2, 2, 4
+    data[LISTENED].edge_index = torch.tensor([[0, 1], [0, 1]])
+    data["Artist", "rev_LISTENED", "User"].edge_index = torch.tensor([[0, 1], [0, 1]])
+    must = (torch.tensor([0, 0]), torch.tensor([1, 2]), torch.tensor([True, False]))
+    cfg = TrainConfig(dim=8, epochs=30, lr=0.05, batch_size=2, negatives=2, expert_weight=5.0)
+    t = torch.from_numpy(
+        train(data, valid=None, config=cfg, expert=must, progress=False).embeddings["Track"]
+    )
+    assert float(t[0] @ t[1]) > float(t[0] @ t[2])
+
+
+def test_gates_start_as_an_average_per_target() -> None:
+    data, ids = _toy_graph()
+    g = training_graph(
+        data, ids, listened=pd.DataFrame({"user_id": [10], "artist_id": [1]}), friends=None
+    )
+    gates = HeteroLightGCN(g, dim=4).gates()
+    into_artist = [w for (_, _, d), w in gates.items() if d == "Artist"]
+    assert sum(into_artist) == pytest.approx(1.0)
+
+
+def test_neighbour_sampler_without_backend_is_a_clear_error() -> None:
+    data, ids = _toy_graph()
+    with pytest.raises(ConfigError, match="sampler"):
+        train(data, valid=None, config=TrainConfig(sampler="neighbor"), progress=False)
