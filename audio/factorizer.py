@@ -37,7 +37,13 @@ from audio.augment import Augmenter, add_noise, equalize, gain
 from audio.dataset import CCMCAudio
 from audio.errors import CheckpointError
 from audio.frontend import FrontendConfig, log_mel_batch, track_windows
-from audio.losses import info_nce, kl_normal, masked_cross_entropy, total_correlation
+from audio.losses import (
+    between_group_share,
+    info_nce,
+    kl_normal,
+    masked_cross_entropy,
+    total_correlation,
+)
 from audio.model import FactorVAE, ModelConfig
 from audio.render import RenderedSet
 
@@ -61,6 +67,8 @@ class AudioFactorizer:
         beta: weight of the KL term.
         tc_weight: weight of the between-factor total correlation.
         adv_weight: weight of the region adversary on ``z_a`` (through gradient reversal).
+        invariance_weight: weight of the share of ``z_a``'s variance explained by region
+            (:func:`~audio.losses.between_group_share`), on the training societies' songs.
         nce_weight: weight of InfoNCE on ``z_c``.
         function_weight: weight of the function head on ``z_a``.
         region_weight: weight of the region head on ``z_s``.
@@ -87,11 +95,12 @@ class AudioFactorizer:
         weight_decay: float = 1e-4,
         beta: float = 0.02,
         tc_weight: float = 0.1,
-        adv_weight: float = 1.0,
+        adv_weight: float = 3.0,
+        invariance_weight: float = 3.0,
         nce_weight: float = 1.0,
-        function_weight: float = 1.0,
+        function_weight: float = 2.0,
         region_weight: float = 1.0,
-        society_weight: float = 0.3,
+        society_weight: float = 0.1,
         instrument_weight: float = 0.5,
         temperature: float = 0.1,
         held_out_societies: Sequence[str] = (),
@@ -111,6 +120,7 @@ class AudioFactorizer:
         self.beta = beta
         self.tc_weight = tc_weight
         self.adv_weight = adv_weight
+        self.invariance_weight = invariance_weight
         self.nce_weight = nce_weight
         self.function_weight = function_weight
         self.region_weight = region_weight
@@ -360,6 +370,9 @@ class AudioFactorizer:
                 losses["adversary"] = self.adv_weight * masked_cross_entropy(
                     out.adversary_logits[s], yr
                 )
+                if self.invariance_weight:
+                    z_a = out.mu[s, self.dim_c + self.dim_s :]
+                    losses["invariance"] = self.invariance_weight * between_group_share(z_a, yr)
                 losses["region"] = self.region_weight * masked_cross_entropy(
                     out.region_logits[s], yr
                 )

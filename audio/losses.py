@@ -7,6 +7,7 @@
   minibatch with β-TC-VAE's minibatch-weighted sampling: ``E[log q(z) - Σ_g log q(z_g)]``.
 * :func:`info_nce`: the symmetric InfoNCE between two views' ``z_c``.
 * :func:`grad_reverse`: the gradient reversal layer in front of the culture adversary on ``z_a``.
+* :func:`between_group_share`: η², the share of ``z_a``'s variance explained by region.
 
 Examples:
     >>> import torch
@@ -30,6 +31,7 @@ __all__ = [
     "grad_reverse",
     "GradReverse",
     "masked_cross_entropy",
+    "between_group_share",
 ]
 
 
@@ -131,3 +133,24 @@ def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Te
     if not bool(keep.any()):
         return logits.sum() * 0.0
     return F.cross_entropy(logits[keep], target[keep])
+
+
+def between_group_share(z: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Share of each dimension's variance explained by the groups (η²), summed over dimensions.
+
+    Rows with ``groups < 0`` are ignored. Each dimension is standardised over the kept rows, so
+    the penalty cannot be escaped by rescaling; it is what a linear probe on standardised
+    features reads, so pushing it down hides the groups from such a probe (a gradient-reversal
+    adversary can instead be fooled without the information leaving).
+
+    Shapes: ``z: (batch, dim)``, ``groups: (batch,)`` → scalar (0 when fewer than two rows).
+    """
+    keep = groups >= 0
+    if int(keep.sum()) < 2:
+        return z.sum() * 0.0
+    z, g = z[keep], groups[keep]
+    zn = (z - z.mean(dim=0)) / (z.std(dim=0) + 1e-4)
+    labels, inverse = torch.unique(g, return_inverse=True)
+    sums = torch.zeros(len(labels), z.shape[1], dtype=z.dtype).index_add_(0, inverse, zn)
+    counts = torch.bincount(inverse, minlength=len(labels)).to(z.dtype)
+    return (sums.square().sum(dim=1) / counts).sum() / z.shape[0]

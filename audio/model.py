@@ -2,7 +2,8 @@
 
 * **Encoder**: a small CNN trunk over the normalised log-mel; two poolings of its feature map:
   a *temporal* one (time kept in 4 segments, so melody order survives) feeding ``z_c``, and a
-  *global* one (mean and max over time) feeding ``z_s`` and ``z_a``. Each factor is a diagonal
+  *global* one (mean and max over time, plus the input's per-band mean and std over time)
+  feeding ``z_s`` and ``z_a``. Each factor is a diagonal
   Gaussian (``mu``, ``logvar``). With a ``--backbone``, a ``transformers`` audio model replaces
   the CNN (:mod:`audio.backbone`).
 * **Decoder**: an MLP from the concatenated factors to the log-mel pooled 4× in time.
@@ -43,6 +44,9 @@ class ModelConfig:
         n_instruments: classes of the instrument head (rendered scores).
         time_pool: factor by which the decoder's target is pooled in time.
         dropout: dropout before the classifier heads.
+        summary_stats: also feed the window's per-band log-mel mean and standard deviation over
+            time (standardised by a batch norm) into the layer that ``z_s`` and ``z_a`` read
+            (CNN trunk only: a backbone's input is the waveform).
     """
 
     n_mels: int = 80
@@ -58,6 +62,7 @@ class ModelConfig:
     n_instruments: int = 6
     time_pool: int = 4
     dropout: float = 0.2
+    summary_stats: bool = True
 
     @property
     def dims(self) -> list[int]:
@@ -74,6 +79,7 @@ class ModelConfig:
     def from_dict(cls, d: dict[str, object]) -> ModelConfig:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
+        d.setdefault("summary_stats", False)  # models saved before the option existed
         d["channels"] = tuple(d["channels"])  # type: ignore[arg-type]
         return cls(**d)  # type: ignore[arg-type]
 
@@ -163,6 +169,10 @@ class FactorVAE(nn.Module):
         self.cfg = cfg
         self.trunk = trunk if trunk is not None else _CNNTrunk(cfg)
         t_size, g_size = int(self.trunk.temporal_size), int(self.trunk.global_size)
+        self.use_stats = cfg.summary_stats and trunk is None
+        if self.use_stats:
+            self.stats_norm = nn.BatchNorm1d(2 * cfg.n_mels)
+            g_size += 2 * cfg.n_mels
         self.content = nn.Sequential(
             nn.Linear(t_size, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 2 * cfg.dim_c)
         )
@@ -191,6 +201,11 @@ class FactorVAE(nn.Module):
         trunk) → ``mu, logvar: (batch, dim_c + dim_s + dim_a)``.
         """
         temporal, pooled = self.trunk(x)
+        if self.use_stats:
+            # Per-band mean and std over time: what MIRtoolbox-like descriptors summarise, and
+            # what a linear probe reads region from on unseen societies (measured).
+            stats = torch.cat([x.mean(dim=2), x.std(dim=2)], dim=1)
+            pooled = torch.cat([pooled, self.stats_norm(stats)], dim=1)
         c = self.content(temporal)
         h = self.shared(pooled)
         s, a = self.style(h), self.affect(h)

@@ -77,3 +77,24 @@ def test_load_refuses_a_foreign_file(tmp_path: Path) -> None:
         AudioFactorizer.load(bad)
     with pytest.raises(CheckpointError, match="no such model file"):
         AudioFactorizer.load(tmp_path / "none.pt")
+
+
+def test_summary_statistics_feed_the_global_factors_and_old_configs_load() -> None:
+    from audio.model import FactorVAE, ModelConfig
+
+    cfg = ModelConfig(n_mels=8, frames=32, channels=(8, 8), n_societies=3)
+    assert cfg.summary_stats and ModelConfig.from_dict(cfg.to_dict()) == cfg
+    old = cfg.to_dict()
+    del old["summary_stats"]  # a model saved before the option existed
+    assert not ModelConfig.from_dict(old).summary_stats
+    torch.manual_seed(0)
+    model = FactorVAE(cfg).eval()
+    assert model.use_stats
+    x = torch.randn(2, 8, 32)
+    # A change of loudness in one band moves z_s and z_a through the statistics path.
+    y = x.clone()
+    y[:, 3] += 2.0
+    mu_x, _ = model.encode(x)
+    mu_y, _ = model.encode(y)
+    assert mu_x.shape == (2, cfg.dim_c + cfg.dim_s + cfg.dim_a)
+    assert not torch.allclose(mu_x[:, cfg.dim_c :], mu_y[:, cfg.dim_c :])

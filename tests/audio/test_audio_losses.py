@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from audio.losses import grad_reverse, info_nce, kl_normal, masked_cross_entropy, total_correlation
+from audio.losses import (
+    between_group_share,
+    grad_reverse,
+    info_nce,
+    kl_normal,
+    masked_cross_entropy,
+    total_correlation,
+)
 
 
 def test_kl_is_zero_at_the_prior_and_positive_elsewhere() -> None:
@@ -49,3 +56,22 @@ def test_masked_cross_entropy_ignores_unlabelled_rows() -> None:
     logits = torch.tensor([[5.0, 0.0], [0.0, 5.0]])
     assert float(masked_cross_entropy(logits, torch.tensor([0, -1]))) < 0.01
     assert float(masked_cross_entropy(logits, torch.tensor([-1, -1]))) == 0.0
+
+
+def test_between_group_share_sees_group_means_and_ignores_scale() -> None:
+    torch.manual_seed(0)
+    groups = torch.arange(64) % 4
+    noise = torch.randn(64, 3)
+    mixed = noise.clone()
+    mixed[:, 0] += 3.0 * groups
+    # Unrelated to the groups: only the small-sample floor (about (k - 1) / (n - 1) per dim).
+    assert float(between_group_share(noise, groups)) < 0.3
+    # Dimension 0 is mostly explained by the group.
+    assert float(between_group_share(mixed, groups)) > 0.9
+    assert torch.isclose(
+        between_group_share(10.0 * mixed, groups), between_group_share(mixed, groups), atol=1e-4
+    )
+    # Unlabelled rows (-1) are ignored; fewer than two rows give 0.
+    masked = torch.where(torch.arange(64) < 32, groups, torch.full_like(groups, -1))
+    assert float(between_group_share(mixed, masked)) > 0.9
+    assert float(between_group_share(mixed, torch.full_like(groups, -1))) == 0.0
