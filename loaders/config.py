@@ -32,7 +32,7 @@ def data_root(path: str | os.PathLike[str] | None = None) -> Path:
         raise ConfigError(
             f"no data folder configured: set {DATA_ENV} to the folder that holds ccmc/, "
             "lastfm-hetrec2011/, cantometrics/, nhs-expanded/ and kgcn-music/ "
-            "(the Makefile points it at ../shared/data)"
+            "(make sets it to the shared data folder beside the repository)"
         )
     root = Path(raw).expanduser()
     if not root.is_dir():
