@@ -8,10 +8,16 @@ code.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
 from loaders.errors import SoundbridgeError
+
+# torch_geometric calls torch.jit.script on import; that deprecation is not our users' concern.
+warnings.filterwarnings(
+    "ignore", message="`torch.jit.script` is deprecated", category=FutureWarning
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
