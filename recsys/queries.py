@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["ARTIST_WORLD_REGIONS"]
+__all__ = [
+    "ARTIST_WORLD_REGIONS",
+    "CATALOGUE_STAMP",
+    "CATALOGUE_TRACKS",
+    "CULTURE_TREE",
+    "FUNCTION_NAMES",
+    "STYLE_SIMILAR_PAIRS",
+]
 
 #: Each artist with a culture link and the world regions above its cultures (the culture itself
 #: when it already is a world region).
@@ -10,4 +17,43 @@ ARTIST_WORLD_REGIONS = """
 MATCH (a:Artist)-[:FROM_CULTURE]->(c:Culture)
 MATCH (c)-[:PART_OF*0..2]->(w:Culture {level: 'world_region'})
 RETURN a.id AS artist, collect(DISTINCT w.id) AS regions
+"""
+
+#: Every Track that has audio factors, with its society, known function and MIRtoolbox features.
+CATALOGUE_TRACKS = """
+MATCH (t:Track) WHERE t.za IS NOT NULL
+OPTIONAL MATCH (t)-[:FROM_CULTURE]->(c:Culture)
+OPTIONAL MATCH (t)-[:SERVES_FUNCTION]->(f:Function)
+WITH t, head(collect(DISTINCT c.id)) AS culture, head(collect(DISTINCT f.name)) AS function
+RETURN t.id AS id, t.name AS name, culture, function, t.zc AS zc, t.zs AS zs, t.za AS za,
+       t.mir AS mir, t.audio AS audio
+ORDER BY id
+"""
+
+#: The Culture tree: each culture with its parent (null at the top).
+CULTURE_TREE = """
+MATCH (c:Culture)
+OPTIONAL MATCH (c)-[:PART_OF]->(p:Culture)
+RETURN c.id AS id, c.name AS name, c.level AS level, head(collect(p.id)) AS parent,
+       c.glottocode AS glottocode, c.latitude AS latitude, c.longitude AS longitude
+ORDER BY id
+"""
+
+#: Pairs of societies with similar Cantometrics profiles.
+STYLE_SIMILAR_PAIRS = """
+MATCH (a:Culture)-[r:STYLE_SIMILAR]->(b:Culture)
+RETURN a.id AS source, b.id AS target, r.score AS score
+"""
+
+#: The behavioural contexts, by name.
+FUNCTION_NAMES = "MATCH (f:Function) RETURN f.name AS name ORDER BY name"
+
+#: A cheap stamp of what the catalogue reads: changes when tracks, factors, labels or cultures do.
+CATALOGUE_STAMP = """
+CALL () { MATCH (t:Track) WHERE t.za IS NOT NULL RETURN count(t) AS tracks }
+CALL () { MATCH (:Track)-[r:SERVES_FUNCTION]->() RETURN count(r) AS labels }
+CALL () { MATCH (:Track)-[r:FROM_CULTURE]->() RETURN count(r) AS links }
+CALL () { MATCH (c:Culture) RETURN count(c) AS cultures }
+CALL () { MATCH (:Culture)-[r:PART_OF|STYLE_SIMILAR]->() RETURN count(r) AS culture_links }
+RETURN tracks, labels, links, cultures, culture_links
 """

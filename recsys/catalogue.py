@@ -1,0 +1,196 @@
+"""The track catalogue the cross-cultural recommender searches: every Track with audio factors, its
+society, its known function (when public), and the Culture tree.
+
+:func:`load_catalogue` reads it from Neo4j (the driver is passed in; statements in
+:mod:`recsys.queries`); :func:`catalogue_stamp` is the cheap probe that tells whether the graph
+changed since (a track added with ``soundbridge add-track``, new labels, new cultures).
+
+Examples:
+    >>> import numpy as np
+    >>> from recsys.cultures import CultureTree
+    >>> tree = CultureTree.from_rows([{"id": "S1", "name": "One", "level": "society",
+    ...                                "parent": None}], aliases={})
+    >>> cat = TrackCatalogue(track_ids=np.array(["t1", "t2"]), names=np.array(["a", "b"]),
+    ...     cultures=np.array(["S1", "S1"]), functions=np.array(["Dance", ""]),
+    ...     factors=np.zeros((2, 6), np.float32), dims=(2, 2, 2), tree=tree)
+    >>> cat.index("t2"), cat.za.shape, cat.labelled.tolist()
+    (1, (2, 2), [True, False])
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import neo4j
+import numpy as np
+
+from loaders.errors import SoundbridgeError
+from recsys import queries
+from recsys.cultures import CultureTree
+
+__all__ = [
+    "EmptyCatalogueError",
+    "TrackCatalogue",
+    "UnknownTrackError",
+    "catalogue_stamp",
+    "load_catalogue",
+]
+
+
+class UnknownTrackError(SoundbridgeError):
+    """A query track that is not in the catalogue."""
+
+
+class EmptyCatalogueError(SoundbridgeError):
+    """No Track has audio factors yet."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrackCatalogue:
+    """Tracks with factors, in a fixed order (by id).
+
+    Attributes:
+        track_ids: Shapes: ``(n,)`` str.
+        names: ``(n,)`` str, display titles.
+        cultures: ``(n,)`` str, the id of each track's society (``""`` when unlinked).
+        functions: ``(n,)`` str, the public behavioural context (``""`` when unknown).
+        factors: ``(n, dc + ds + da)`` float32, ``z_c | z_s | z_a``.
+        dims: ``(dc, ds, da)``.
+        tree: the Culture tree.
+        mir: ``(n, p)`` float64 MIRtoolbox features, NaN rows for tracks without them; or ``None``.
+        audio: ``(n,)`` str, audio path relative to the data root (``""`` when none).
+        style_similar: society id → {society id: score} (Cantometrics STYLE_SIMILAR).
+        function_names: the known behavioural contexts, sorted.
+        stamp: the :func:`catalogue_stamp` it was read under (``""`` when built by hand).
+    """
+
+    track_ids: np.ndarray
+    names: np.ndarray
+    cultures: np.ndarray
+    functions: np.ndarray
+    factors: np.ndarray
+    dims: tuple[int, int, int]
+    tree: CultureTree
+    mir: np.ndarray | None = None
+    audio: np.ndarray | None = None
+    style_similar: dict[str, dict[str, float]] = field(default_factory=dict)
+    function_names: tuple[str, ...] = ()
+    stamp: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.track_ids)
+        if self.factors.shape != (n, sum(self.dims)):
+            raise ValueError(f"factors {self.factors.shape} do not match {n} tracks x {self.dims}")
+        if not self.function_names:
+            names = tuple(sorted({str(f) for f in self.functions if f}))
+            object.__setattr__(self, "function_names", names)
+        object.__setattr__(self, "_pos", {str(t): i for i, t in enumerate(self.track_ids.tolist())})
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    @property
+    def zc(self) -> np.ndarray:
+        """Shapes: ``(n, dc)``."""
+        return self.factors[:, : self.dims[0]]
+
+    @property
+    def zs(self) -> np.ndarray:
+        """Shapes: ``(n, ds)``."""
+        return self.factors[:, self.dims[0] : self.dims[0] + self.dims[1]]
+
+    @property
+    def za(self) -> np.ndarray:
+        """Shapes: ``(n, da)``."""
+        return self.factors[:, self.dims[0] + self.dims[1] :]
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """Shapes: ``(n,)`` bool, whether the function is public."""
+        return self.functions != ""
+
+    def index(self, track_id: str) -> int:
+        """Row of ``track_id``.
+
+        Raises:
+            UnknownTrackError: the track is not in the graph or has no audio factors.
+        """
+        pos: dict[str, int] = self._pos  # type: ignore[attr-defined]
+        try:
+            return pos[str(track_id)]
+        except KeyError:
+            raise UnknownTrackError(
+                f"track {track_id!r} is not in the catalogue: no Track with that id has audio "
+                "factors. Ids look like 'NHS2-TBMU'; add a recording with `soundbridge "
+                "add-track FILE --culture C`, or store the factors with `soundbridge audio "
+                "export-factors`"
+            ) from None
+
+    def tracks_of(self, culture_ids: tuple[str, ...]) -> np.ndarray:
+        """Rows of the tracks at or below the given cultures, ascending."""
+        members = self.tree.societies_of(culture_ids)
+        return np.flatnonzero(np.isin(self.cultures, list(members)))
+
+
+def catalogue_stamp(driver: neo4j.Driver) -> str:
+    """A short digest of the counts the catalogue depends on (one cheap read)."""
+    records, _, _ = driver.execute_query(
+        queries.CATALOGUE_STAMP, routing_=neo4j.RoutingControl.READ
+    )
+    r = records[0]
+    text = ",".join(str(r[k]) for k in ("tracks", "labels", "links", "cultures", "culture_links"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:
+    """Read the catalogue from the graph.
+
+    Raises:
+        EmptyCatalogueError: no Track carries audio factors (run ``soundbridge audio
+            export-factors`` or ``soundbridge build``).
+    """
+    stamp = catalogue_stamp(driver)
+    read = neo4j.RoutingControl.READ
+    rows, _, _ = driver.execute_query(queries.CATALOGUE_TRACKS, routing_=read)
+    if not rows:
+        raise EmptyCatalogueError(
+            "no Track node has audio factors (zc/zs/za): run `soundbridge build` or "
+            "`soundbridge audio export-factors PATH` first"
+        )
+    tree_rows, _, _ = driver.execute_query(queries.CULTURE_TREE, routing_=read)
+    pairs, _, _ = driver.execute_query(queries.STYLE_SIMILAR_PAIRS, routing_=read)
+    fnames, _, _ = driver.execute_query(queries.FUNCTION_NAMES, routing_=read)
+    dims = (len(rows[0]["zc"]), len(rows[0]["zs"]), len(rows[0]["za"]))
+    factors = np.array([r["zc"] + r["zs"] + r["za"] for r in rows], dtype=np.float32)
+    mir_len = max((len(r["mir"]) for r in rows if r["mir"]), default=0)
+    mir = None
+    if mir_len:
+        mir = np.full((len(rows), mir_len), np.nan)
+        for i, r in enumerate(rows):
+            if r["mir"] and len(r["mir"]) == mir_len:
+                mir[i] = np.asarray(r["mir"], dtype=np.float64)
+    style: dict[str, dict[str, float]] = {}
+    for p in pairs:
+        style.setdefault(p["source"], {})[p["target"]] = float(p["score"])
+        style.setdefault(p["target"], {}).setdefault(p["source"], float(p["score"]))
+
+    def col(key: str) -> np.ndarray:
+        return np.array([r[key] or "" for r in rows], dtype=object).astype(str)
+
+    tree_data: list[dict[str, Any]] = [dict(r) for r in tree_rows]
+    return TrackCatalogue(
+        track_ids=col("id"),
+        names=col("name"),
+        cultures=col("culture"),
+        functions=col("function"),
+        factors=factors,
+        dims=dims,
+        tree=CultureTree.from_rows(tree_data),
+        mir=mir,
+        audio=col("audio"),
+        style_similar=style,
+        function_names=tuple(str(r["name"]) for r in fnames),
+        stamp=stamp,
+    )

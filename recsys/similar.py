@@ -1,0 +1,466 @@
+"""Cross-cultural recommendation: "songs like X, but from Andean traditions".
+
+:class:`CrossCulturalRecommender` is fitted on a :class:`~recsys.catalogue.TrackCatalogue`:
+
+1. A :class:`~recsys.functions.FunctionModel` gives every track a distribution over behavioural
+   contexts: the public label where there is one, the audio prediction otherwise (``hide`` masks
+   labels, as the evaluation does for its validation societies).
+2. Each track gets an *affect/function embedding* ``A = [sqrt(p_function), w * unit(z_a)]``:
+   what the song does and how it feels, not how it sounds.
+3. A :class:`~recsys.alignment.CultureAligner` transports the query from its own culture (the
+   query's ancestor at the target's level of the Culture tree) into the target culture, and the
+   barycentric image of the query there is compared with every target track.
+
+Scores: ``(1 - weight) * direct + weight * aligned`` where ``direct = p_q · p_t + affect_weight *
+cos(z_a)`` and ``aligned = A_t · image``. ``alignment="none"`` is the unaligned recommender
+(``weight`` ignored). The search runs *inside* the target culture (all its tracks, then top-k), so
+every result belongs to it and a culture with at least ``k`` tracks always yields ``k`` results.
+
+The module-level :func:`recommend_similar` serves it from the graph, reloading when the graph
+changes (:func:`recsys.catalogue.catalogue_stamp`), so a track added with ``soundbridge
+add-track`` is queryable at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any, Self
+
+import neo4j
+import numpy as np
+
+from loaders.errors import SoundbridgeError
+from recsys.alignment import METHODS, Coupling, CultureAligner
+from recsys.base import NotFittedError
+from recsys.catalogue import TrackCatalogue, catalogue_stamp, load_catalogue
+from recsys.cultures import ResolvedCulture
+from recsys.functions import FunctionModel, label_distribution
+
+__all__ = [
+    "CrossCulturalRecommender",
+    "EmptyCultureError",
+    "Recommendation",
+    "recommend_similar",
+    "served_catalogue",
+]
+
+ALIGNMENTS = ("none", *METHODS)
+
+
+class EmptyCultureError(SoundbridgeError):
+    """The target culture has no track with audio factors."""
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One cross-cultural result.
+
+    Attributes:
+        track_id: the recommended Track's id.
+        score: higher is better (comparable within one call).
+        culture: the id of the track's society.
+        culture_name: its name.
+        title: the track's name.
+        function: its public behavioural context, or ``None``.
+        explanation: one readable paragraph: shared function or affect, style distance, a
+            knowledge-graph path where one exists.
+        details: the same as numbers: ``function_match`` (probability both serve the same
+            function), ``query_function`` / ``query_function_source`` (``"label"`` or
+            ``"predicted"``), ``affect_similarity`` (z_a cosine), ``style_distance`` (z_s distance
+            over the catalogue's median), ``coupling`` (transport mass on this track's
+            neighbourhood, when aligned), ``path`` (list of steps or ``None``).
+        audio: the recording's path relative to the data root (``""`` when none).
+    """
+
+    track_id: str
+    score: float
+    culture: str
+    culture_name: str
+    title: str
+    function: str | None
+    explanation: str
+    details: dict[str, Any] = field(default_factory=dict)
+    audio: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return asdict(self)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+class CrossCulturalRecommender:
+    """Recommend tracks of a target culture that do and feel like a query track.
+
+    Args:
+        alignment: ``"unbalanced"`` (default), ``"sinkhorn"``, ``"fgw"`` or ``"none"``.
+        weight: share of the aligned score in ``[0, 1]``.
+        affect_weight: weight of the z_a cosine next to the function match.
+        affect_scale: weight of ``unit(z_a)`` inside the embedding the aligner transports.
+        reg, reg_m, max_points: passed to :class:`~recsys.alignment.CultureAligner`.
+        function_model: an unfitted :class:`~recsys.functions.FunctionModel` (default one when
+            ``None``).
+        seed: random state.
+    """
+
+    def __init__(
+        self,
+        alignment: str = "unbalanced",
+        weight: float = 0.5,
+        affect_weight: float = 0.05,
+        affect_scale: float = 0.5,
+        reg: float = 0.05,
+        reg_m: float = 1.0,
+        max_points: int = 256,
+        function_model: FunctionModel | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.alignment = alignment
+        self.weight = weight
+        self.affect_weight = affect_weight
+        self.affect_scale = affect_scale
+        self.reg = reg
+        self.reg_m = reg_m
+        self.max_points = max_points
+        self.function_model = function_model
+        self.seed = seed
+
+    def get_params(self) -> dict[str, Any]:
+        keys = ("alignment", "weight", "affect_weight", "affect_scale", "reg", "reg_m")
+        return {k: getattr(self, k) for k in (*keys, "max_points", "function_model", "seed")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"CrossCulturalRecommender({args})"
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, catalogue: TrackCatalogue, hide: np.ndarray | None = None) -> Self:
+        """Fit the function model and the embedding on ``catalogue``.
+
+        Args:
+            catalogue: the tracks.
+            hide: Shapes: ``(n,)`` bool; these tracks' public labels are neither trained on nor
+                used as known (they are treated as unlabelled).
+        """
+        if self.alignment not in ALIGNMENTS:
+            raise ValueError(f"alignment={self.alignment!r}: choose one of {', '.join(ALIGNMENTS)}")
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"weight={self.weight}: must be within [0, 1]")
+        labels = catalogue.functions.astype(str).copy()
+        if hide is not None:
+            labels[np.asarray(hide, dtype=bool)] = ""
+        fm = self.function_model or FunctionModel(seed=self.seed)
+        fm = FunctionModel(**fm.get_params()).fit(catalogue.factors, labels, catalogue.mir)
+        predicted = fm.predict_proba(catalogue.factors, catalogue.mir)
+        self.catalogue_ = catalogue
+        self.labels_ = labels
+        self.function_model_ = fm
+        self.predicted_ = predicted
+        self.distribution_ = label_distribution(labels, fm.classes_, predicted)
+        self.za_ = _unit(catalogue.za.astype(np.float64))
+        self.embedding_ = np.hstack([np.sqrt(self.distribution_), self.affect_scale * self.za_])
+        zs = catalogue.zs.astype(np.float64)
+        rng = np.random.default_rng(self.seed)
+        a, b = rng.integers(0, len(zs), (2, min(20000, len(zs) * 4)))
+        self.style_median_ = float(np.median(np.linalg.norm(zs[a] - zs[b], axis=1))) or 1.0
+        self.aligners_: dict[str, CultureAligner] = {}
+        self._rows: dict[tuple[str, ...], np.ndarray] = {}
+        self._lock = threading.Lock()
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "catalogue_"):
+            raise NotFittedError("CrossCulturalRecommender is not fitted; call fit(catalogue)")
+
+    def aligner(self, method: str | None = None) -> CultureAligner:
+        """The fitted aligner for ``method`` (default: the recommender's)."""
+        self._check()
+        method = method or self.alignment
+        if method == "none":
+            method = "unbalanced"
+        with self._lock:
+            al = self.aligners_.get(method)
+            if al is None:
+                al = CultureAligner(
+                    method=method,
+                    reg=self.reg,
+                    reg_m=self.reg_m,
+                    max_points=self.max_points,
+                    seed=self.seed,
+                ).fit(self.embedding_)
+                self.aligners_[method] = al
+        return al
+
+    def rows(self, culture_ids: tuple[str, ...]) -> np.ndarray:
+        """Catalogue rows of the tracks in these cultures (and below), cached."""
+        self._check()
+        key = tuple(sorted(culture_ids))
+        hit = self._rows.get(key)
+        if hit is None:
+            hit = self.catalogue_.tracks_of(key)
+            self._rows[key] = hit
+        return hit
+
+    def source_culture(self, row: int, level: str) -> tuple[str, np.ndarray]:
+        """The query's own culture at ``level`` (key, rows); the track alone when unlinked."""
+        society = str(self.catalogue_.cultures[row])
+        culture = self.catalogue_.tree.ancestor(society, level) if society else None
+        if culture is None:
+            culture = society or None
+        if culture is None:
+            return f"track:{self.catalogue_.track_ids[row]}", np.array([row])
+        return culture, self.rows((culture,))
+
+    # ------------------------------------------------------------------ querying
+    def recommend_similar(
+        self,
+        track: str,
+        target_culture: str | ResolvedCulture,
+        k: int = 10,
+        *,
+        alignment: str | None = None,
+        weight: float | None = None,
+        explain: bool = True,
+    ) -> list[Recommendation]:
+        """Top ``k`` tracks of ``target_culture`` that do and feel like ``track``.
+
+        Args:
+            track: a Track id in the catalogue.
+            target_culture: a name, id, Glottocode or alias (or an already resolved culture).
+            k: how many (exactly ``k`` when the culture has that many tracks, the query excluded).
+            alignment: override the fitted alignment (``"none"`` for the unaligned recommender).
+            weight: override the aligned share.
+            explain: build the explanation texts (the evaluation turns it off for speed).
+
+        Raises:
+            UnknownTrackError, UnknownCultureError, EmptyCultureError, ValueError (bad ``k``).
+        """
+        self._check()
+        if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k={k!r}: must be a positive integer")
+        cat = self.catalogue_
+        q = cat.index(track)
+        target = (
+            target_culture
+            if isinstance(target_culture, ResolvedCulture)
+            else cat.tree.resolve(target_culture)
+        )
+        rows = self.rows(target.ids)
+        rows = rows[rows != q]
+        if len(rows) == 0:
+            raise EmptyCultureError(
+                f"culture {target.name!r} ({', '.join(target.ids)}) has no track with audio "
+                "factors other than the query; choose a larger culture (its region or world "
+                "region) or add recordings with `soundbridge add-track`"
+            )
+        method = alignment or self.alignment
+        if method not in ALIGNMENTS:
+            raise ValueError(f"alignment={method!r}: choose one of {', '.join(ALIGNMENTS)}")
+        w = self.weight if weight is None else float(weight)
+        scores, coupling = self._scores(q, rows, target, method, w)
+        n = min(k, len(rows))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(rows) else np.arange(len(rows))
+        top = top[np.lexsort((cat.track_ids[rows[top]], -scores[top]))]
+        return [self._result(q, int(rows[i]), float(scores[i]), coupling, explain) for i in top]
+
+    def _scores(
+        self, q: int, rows: np.ndarray, target: ResolvedCulture, method: str, w: float
+    ) -> tuple[np.ndarray, Coupling | None]:
+        direct = self.distribution_[rows] @ self.distribution_[q]
+        direct = direct + self.affect_weight * (self.za_[rows] @ self.za_[q])
+        if method == "none" or w == 0.0:
+            return direct, None
+        key = "+".join(sorted(target.ids))
+        source, src_rows = self.source_culture(q, target.level)
+        coupling = self.aligner(method).transport(
+            self.embedding_[q], source, src_rows, key, self.rows(target.ids)
+        )
+        aligned = self.embedding_[rows] @ coupling.image
+        return (1.0 - w) * direct + w * aligned, coupling
+
+    def _result(
+        self, q: int, j: int, score: float, coupling: Coupling | None, explain: bool
+    ) -> Recommendation:
+        cat = self.catalogue_
+        society = str(cat.cultures[j])
+        label = self.labels_[j] or None
+        details: dict[str, Any] = {}
+        text = ""
+        if explain:
+            details, text = self.explain(q, j, coupling)
+        return Recommendation(
+            track_id=str(cat.track_ids[j]),
+            score=score,
+            culture=society,
+            culture_name=cat.tree.name.get(society, society),
+            title=str(cat.names[j]),
+            function=label,
+            explanation=text,
+            details=details,
+            audio=str(cat.audio[j]) if cat.audio is not None else "",
+        )
+
+    def query_function(self, q: int) -> tuple[str, float, str]:
+        """The query's function: (name, probability, ``"label"`` or ``"predicted"``)."""
+        classes = self.function_model_.classes_
+        if self.labels_[q]:
+            return str(self.labels_[q]), 1.0, "label"
+        i = int(self.predicted_[q].argmax())
+        return classes[i], float(self.predicted_[q, i]), "predicted"
+
+    def explain(self, q: int, j: int, coupling: Coupling | None) -> tuple[dict[str, Any], str]:
+        """Why track ``j`` answers query ``q``: numbers and one paragraph."""
+        cat = self.catalogue_
+        qf, qp, qsrc = self.query_function(q)
+        match = float(self.distribution_[j] @ self.distribution_[q])
+        affect = float(self.za_[j] @ self.za_[q])
+        style = float(np.linalg.norm(cat.zs[j] - cat.zs[q]) / self.style_median_)
+        label = self.labels_[j]
+        parts: list[str] = []
+        if label and qsrc == "label" and label == qf:
+            parts.append(f"Both serve {qf}.")
+        elif label and label == qf:
+            parts.append(f"Serves {label}, which the query most likely serves too (p={qp:.2f}).")
+        elif label:
+            parts.append(
+                f"Serves {label}; the query {'serves' if qsrc == 'label' else 'most likely serves'}"
+                f" {qf} (chance both serve the same function: {match:.2f})."
+            )
+        else:
+            guess = self.function_model_.classes_[int(self.predicted_[j].argmax())]
+            parts.append(
+                f"Function not public; predicted {guess}; the query "
+                f"{'serves' if qsrc == 'label' else 'most likely serves'} {qf} "
+                f"(chance both serve the same function: {match:.2f})."
+            )
+        feel = "close" if affect > 0.5 else "related" if affect > 0.0 else "different"
+        parts.append(f"Affect (z_a cosine) {affect:.2f}: {feel} in feel.")
+        sound = (
+            "a similar sound"
+            if style < 0.8
+            else "a different sound"
+            if style < 1.2
+            else "a very different sound"
+        )
+        parts.append(f"Style distance (z_s) {style:.2f}x the catalogue median: {sound}.")
+        cpl = None
+        if coupling is not None:
+            hit = np.flatnonzero(coupling.anchors == j)
+            cpl = float(coupling.weights[hit[0]]) if len(hit) else None
+            if cpl is not None:
+                parts.append(f"Transport plan sends {cpl:.0%} of the query's mass here.")
+        path = self.path(q, j)
+        parts.append("Graph path: " + " ".join(path) if path else "No short graph path.")
+        details = {
+            "function_match": match,
+            "query_function": qf,
+            "query_function_probability": qp,
+            "query_function_source": qsrc,
+            "affect_similarity": affect,
+            "style_distance": style,
+            "coupling": cpl,
+            "path": path,
+        }
+        return details, " ".join(parts)
+
+    def path(self, q: int, j: int) -> list[str] | None:
+        """A short knowledge-graph path between two tracks, as Cypher-like steps, or ``None``."""
+        cat = self.catalogue_
+        tq, tj = str(cat.track_ids[q]), str(cat.track_ids[j])
+        fq, fj = self.labels_[q], self.labels_[j]
+        if fq and fq == fj:
+            return [f"({tq})", "-[:SERVES_FUNCTION]->", f"(:Function {{name: '{fq}'}})",
+                    "<-[:SERVES_FUNCTION]-", f"({tj})"]  # fmt: skip
+        sq, sj = str(cat.cultures[q]), str(cat.cultures[j])
+        tree = cat.tree
+        if sq and sj and sj in cat.style_similar.get(sq, {}):
+            return [f"({tq})", "-[:FROM_CULTURE]->", f"({tree.name.get(sq, sq)})",
+                    "-[:STYLE_SIMILAR]-", f"({tree.name.get(sj, sj)})",
+                    "<-[:FROM_CULTURE]-", f"({tj})"]  # fmt: skip
+        for level in ("region", "world_region"):
+            a = tree.ancestor(sq, level) if sq else None
+            if a is not None and a == (tree.ancestor(sj, level) if sj else None):
+                hops = "-[:PART_OF]->" if level == "region" else "-[:PART_OF*2]->"
+                back = "<-[:PART_OF]-" if level == "region" else "<-[:PART_OF*2]-"
+                return [f"({tq})", "-[:FROM_CULTURE]->", f"({tree.name.get(sq, sq)})", hops,
+                        f"({tree.name.get(a, a)})", back, f"({tree.name.get(sj, sj)})",
+                        "<-[:FROM_CULTURE]-", f"({tj})"]  # fmt: skip
+        return None
+
+
+# ---------------------------------------------------------------------- served from the graph
+_SERVED: dict[str, tuple[str, CrossCulturalRecommender]] = {}
+_SERVED_LOCK = threading.Lock()
+
+
+def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecommender:
+    """The recommender fitted on the graph's current catalogue (refitted when the graph changed).
+
+    Args:
+        driver: an open driver (see :func:`kg.connection.connect`).
+        params: :class:`CrossCulturalRecommender` parameters.
+    """
+    stamp = catalogue_stamp(driver)
+    key = repr(sorted(params.items())) + "@" + str(id(driver))
+    with _SERVED_LOCK:
+        hit = _SERVED.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+    model = CrossCulturalRecommender(**params).fit(load_catalogue(driver))
+    with _SERVED_LOCK:
+        _SERVED[key] = (stamp, model)
+    return model
+
+
+def recommend_similar(
+    track: str,
+    target_culture: str,
+    k: int = 10,
+    *,
+    driver: neo4j.Driver | None = None,
+    **options: Any,
+) -> list[Recommendation]:
+    """Songs like ``track`` from ``target_culture``: what a song does and feels like, transported
+    into the target culture's geometry.
+
+    Args:
+        track: a Track id (``"NHS2-TBMU"``, or one added with ``soundbridge add-track``).
+        target_culture: a society, HRAF region ("Central Andes"), world region, Glottocode or alias
+            ("Andean", "Quechua").
+        k: how many results (exactly ``k`` when the culture has at least ``k`` other tracks).
+        driver: an open Neo4j driver; default: one from ``NEO4J_URI``/``NEO4J_USER``/
+            ``NEO4J_PASSWORD`` (kept for the process).
+        options: ``alignment`` (``"unbalanced"``, ``"sinkhorn"``, ``"fgw"``, ``"none"``),
+            ``weight``, ``explain``.
+
+    Returns:
+        Best first.
+
+    Raises:
+        UnknownTrackError, UnknownCultureError (with the closest names), EmptyCultureError.
+    """
+    allowed = {"alignment", "weight", "explain"}
+    bad = sorted(set(options) - allowed)
+    if bad:
+        raise TypeError(
+            f"recommend_similar() got unknown option(s) {', '.join(bad)}; "
+            f"known: {', '.join(sorted(allowed))}"
+        )
+    model = served_catalogue(driver if driver is not None else _default_driver())
+    return model.recommend_similar(track, target_culture, k, **options)
+
+
+_DRIVER: list[neo4j.Driver] = []
+
+
+def _default_driver() -> neo4j.Driver:
+    from kg.config import Neo4jSettings
+    from kg.connection import connect
+
+    with _SERVED_LOCK:
+        if not _DRIVER:
+            _DRIVER.append(connect(Neo4jSettings.from_env()))
+        return _DRIVER[0]
