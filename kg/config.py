@@ -45,6 +45,7 @@ __all__ = [
     "USER_ENV",
     "PASSWORD_ENV",
     "HOME_ENV",
+    "soundbridge_home",
     "LIB_ENV",
     "HEAP_INITIAL_ENV",
     "HEAP_MAX_ENV",
@@ -401,3 +402,14 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def soundbridge_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$SOUNDBRIDGE_HOME`` (default ``~/.soundbridge``): models, caches, reports, the server.
+
+    Examples:
+        >>> soundbridge_home({"SOUNDBRIDGE_HOME": "/srv/sb"}).as_posix()
+        '/srv/sb'
+    """
+    env = os.environ if environ is None else environ
+    return Path(env.get(HOME_ENV) or DEFAULT_HOME).expanduser()

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import neo4j
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -102,23 +103,88 @@ def recommend_for_user(
     k: int = 10,
     exclude_seen: bool = True,
     *,
+    target_culture: str | None = None,
     artefacts: str | os.PathLike[str] | None = None,
+    driver: neo4j.Driver | None = None,
 ) -> list[dict]:
     """The ``k`` artists to recommend to a Last.fm user, best first.
+
+    With ``target_culture`` (a name, id or alias of the Culture tree), the user's listening
+    history — a distribution over artists weighted by play counts — is transported (unbalanced
+    entropic OT, cost = 1 - cosine of the served model's artist embeddings) onto the artists linked
+    to that culture (``FROM_CULTURE`` with at least 3 tag uses, at or below it); artists are ranked by the mass they receive.
+    This reads the culture links from Neo4j (``driver``, default: from the environment).
 
     Returns:
         ``[{"id": artist_id, "name": ..., "score": ...}, ...]``.
 
     Raises:
         UnknownIdError: for a user id absent from ``user_artists.dat``.
+        UnknownCultureError: for a culture name that resolves to nothing.
 
     Examples:
         >>> recommend_for_user(2, k=3)[0].keys()  # doctest: +SKIP
         dict_keys(['id', 'name', 'score'])
     """
     s = served(_folder(artefacts))
+    if target_culture is not None:
+        return _recommend_in_culture(s, user_id, k, exclude_seen, target_culture, driver)
     ids, scores = s.model.recommend([s.user(user_id)], k, exclude_seen=exclude_seen)
     return s.rows(ids[0], scores[0], s.item_ids)
+
+
+def _recommend_in_culture(
+    s: Served,
+    user_id: int,
+    k: int,
+    exclude_seen: bool,
+    target_culture: str,
+    driver: neo4j.Driver | None,
+) -> list[dict]:
+    from recsys import queries
+    from recsys.cultures import CultureTree
+    from recsys.ot import unbalanced_plan
+
+    if driver is None:
+        from recsys.similar import _default_driver
+
+        driver = _default_driver()
+    read = neo4j.RoutingControl.READ
+    rows, _, _ = driver.execute_query(queries.CULTURE_TREE, routing_=read)
+    culture = CultureTree.from_rows([dict(r) for r in rows]).resolve(target_culture)
+    members = CultureTree.from_rows([dict(r) for r in rows]).societies_of(culture.ids)
+    found, _, _ = driver.execute_query(
+        queries.ARTISTS_OF_CULTURES, ids=sorted(members), min_count=3, routing_=read
+    )
+    wanted = np.array(sorted(int(r["artist"]) for r in found if isinstance(r["artist"], int)))
+    pos = np.searchsorted(s.item_ids, wanted)
+    ok = (pos < len(s.item_ids)) & (s.item_ids[np.minimum(pos, len(s.item_ids) - 1)] == wanted)
+    candidates = pos[ok]
+    u = s.user(user_id)
+    history = s.plays[u].indices
+    if exclude_seen:
+        candidates = np.setdiff1d(candidates, history)
+    if len(candidates) == 0 or len(history) == 0:
+        return []
+    weights = s.plays[u].data.astype(np.float64)
+    vectors = _item_vectors(s.model)
+    hv = vectors[history] / np.maximum(
+        np.linalg.norm(vectors[history], axis=1, keepdims=True), 1e-12
+    )
+    cv = vectors[candidates] / np.maximum(
+        np.linalg.norm(vectors[candidates], axis=1, keepdims=True), 1e-12
+    )
+    plan = unbalanced_plan(hv, cv, a=weights, cost=1.0 - hv @ cv.T, reg=0.05, reg_m=1.0)
+    mass = plan.sum(axis=0)
+    order = np.lexsort((s.item_ids[candidates], -mass))[:k]
+    return s.rows(candidates[order], mass[order] / max(mass.sum(), 1e-300), s.item_ids)
+
+
+def _item_vectors(model: Recommender) -> np.ndarray:
+    factors = getattr(model, "item_factors_", None)
+    if factors is not None:
+        return np.asarray(factors, dtype=np.float64)
+    return np.asarray(model._item_similarity(np.arange(model.num_items)), dtype=np.float64)
 
 
 def similar_artists(

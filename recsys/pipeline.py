@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from gnn.graph import read_knowledge_graph
 from gnn.store import save_embeddings, write_embeddings
-from kg.config import DEFAULT_HOME, HOME_ENV
+from kg.config import soundbridge_home
 from loaders.config import data_root
 from loaders.lastfm import load_lastfm
 from recsys.base import Recommender
@@ -61,7 +61,7 @@ def artefacts_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """Where the pipeline's artefacts live: ``path``, else ``$SOUNDBRIDGE_HOME/recsys``."""
     if path is not None:
         return Path(path)
-    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser() / "recsys"
+    return soundbridge_home() / "recsys"
 
 
 def save_interactions(path: Path, split: Interactions) -> None:

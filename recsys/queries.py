@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ARTISTS_OF_CULTURES",
     "ARTIST_WORLD_REGIONS",
     "CATALOGUE_STAMP",
     "CATALOGUE_TRACKS",
@@ -56,4 +57,10 @@ CALL () { MATCH (:Track)-[r:FROM_CULTURE]->() RETURN count(r) AS links }
 CALL () { MATCH (c:Culture) RETURN count(c) AS cultures }
 CALL () { MATCH (:Culture)-[r:PART_OF|STYLE_SIMILAR]->() RETURN count(r) AS culture_links }
 RETURN tracks, labels, links, cultures, culture_links
+"""
+
+#: Last.fm artists linked to any of the cultures ``$ids`` by at least ``$min_count`` tag uses.
+ARTISTS_OF_CULTURES = """
+MATCH (a:Artist)-[r:FROM_CULTURE]->(c:Culture) WHERE c.id IN $ids AND r.count >= $min_count
+RETURN DISTINCT a.id AS artist
 """

@@ -109,7 +109,7 @@ class CrossCulturalRecommender:
     def __init__(
         self,
         alignment: str = "unbalanced",
-        weight: float = 0.5,
+        weight: float = 0.1,
         affect_weight: float = 0.05,
         affect_scale: float = 0.5,
         reg: float = 0.05,
@@ -137,13 +137,21 @@ class CrossCulturalRecommender:
         return f"CrossCulturalRecommender({args})"
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, catalogue: TrackCatalogue, hide: np.ndarray | None = None) -> Self:
+    def fit(
+        self,
+        catalogue: TrackCatalogue,
+        hide: np.ndarray | None = None,
+        predicted: np.ndarray | None = None,
+    ) -> Self:
         """Fit the function model and the embedding on ``catalogue``.
 
         Args:
             catalogue: the tracks.
             hide: Shapes: ``(n,)`` bool; these tracks' public labels are neither trained on nor
                 used as known (they are treated as unlabelled).
+            predicted: Shapes: ``(n, F)``, a ready function posterior over
+                ``catalogue.function_names``; the function model is then neither fitted nor
+                asked (its ``classes_`` are the catalogue's function names).
         """
         if self.alignment not in ALIGNMENTS:
             raise ValueError(f"alignment={self.alignment!r}: choose one of {', '.join(ALIGNMENTS)}")
@@ -153,8 +161,18 @@ class CrossCulturalRecommender:
         if hide is not None:
             labels[np.asarray(hide, dtype=bool)] = ""
         fm = self.function_model or FunctionModel(seed=self.seed)
-        fm = FunctionModel(**fm.get_params()).fit(catalogue.factors, labels, catalogue.mir)
-        predicted = fm.predict_proba(catalogue.factors, catalogue.mir)
+        fm = FunctionModel(**fm.get_params())
+        if predicted is None:
+            fm.fit(catalogue.factors, labels, catalogue.mir)
+            predicted = fm.predict_proba(catalogue.factors, catalogue.mir)
+        else:
+            fm.classes_ = tuple(catalogue.function_names)
+            predicted = np.asarray(predicted, dtype=np.float64)
+            if predicted.shape != (len(catalogue), len(fm.classes_)):
+                raise ValueError(
+                    f"predicted {predicted.shape}: expected one row per track and one column per "
+                    f"function of the catalogue ({len(catalogue)}, {len(fm.classes_)})"
+                )
         self.catalogue_ = catalogue
         self.labels_ = labels
         self.function_model_ = fm

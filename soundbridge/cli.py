@@ -40,6 +40,7 @@ def _register() -> None:
     cli.add_command(recommend.recommend)
     cli.add_command(recommend.export_user_recs_cmd)
     cli.add_command(recommend.gnn)
+    cli.add_command(recommend.cross_evaluate_cmd)
 
 
 _register()

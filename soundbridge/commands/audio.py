@@ -20,7 +20,9 @@ __all__ = ["audio", "add_track_cmd"]
 
 
 def _home() -> Path:
-    return Path(os.environ.get("SOUNDBRIDGE_HOME") or "~/.soundbridge").expanduser()
+    from kg.config import soundbridge_home
+
+    return soundbridge_home()
 
 
 def _run_option(f):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["export_user_recs_cmd", "gnn", "recommend"]
+__all__ = ["cross_evaluate_cmd", "export_user_recs_cmd", "gnn", "recommend"]
 
 _ARTEFACTS = click.option(
     "--artefacts",
@@ -107,3 +107,107 @@ def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool) -> No
             force=force,
             log=lambda m: click.echo(m, err=True),
         )
+
+
+@recommend.command("similar")
+@click.argument("track")
+@click.option("--culture", required=True, help="Target culture: name, id, Glottocode or alias.")
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--alignment",
+    type=click.Choice(["unbalanced", "sinkhorn", "fgw", "none"]),
+    default=None,
+    help="Transport method (default: the recommender's).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def similar_cmd(track: str, culture: str, k: int, alignment: str | None, as_json: bool) -> None:
+    """Songs like TRACK from another culture, with why."""
+    from kg.config import Neo4jSettings
+    from kg.connection import connect
+    from recsys.similar import recommend_similar
+
+    options = {} if alignment is None else {"alignment": alignment}
+    with connect(Neo4jSettings.from_env()) as driver:
+        recs = recommend_similar(track, culture, k, driver=driver, **options)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in recs], indent=2))
+        return
+    for rank, r in enumerate(recs, 1):
+        fn = f" [{r.function}]" if r.function else ""
+        click.echo(f"{rank:>3}  {r.score:.3f}  {r.track_id}  {r.culture_name}{fn}  {r.title}")
+        click.echo(f"       {r.explanation}")
+
+
+@click.command("evaluate")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report folder (default: $SOUNDBRIDGE_HOME/reports/crosscultural).",
+)
+@click.option(
+    "--audio-run",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Audio run whose split.json names the validation societies "
+    "(default: $SOUNDBRIDGE_HOME/audio/default).",
+)
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--targets", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--alignment",
+    "alignments",
+    multiple=True,
+    type=click.Choice(["unbalanced", "sinkhorn", "fgw"]),
+    default=("unbalanced", "sinkhorn"),
+    show_default=True,
+    help="OT methods to compare (repeat the option); fgw takes ~0.3 s a query.",
+)
+def cross_evaluate_cmd(
+    out: Path | None,
+    audio_run: Path | None,
+    k: int,
+    targets: int,
+    seed: int,
+    alignments: tuple[str, ...],
+) -> None:
+    """Evaluate cross-cultural recommendation; write a Markdown report with plots."""
+    from kg.config import Neo4jSettings, soundbridge_home
+    from kg.connection import connect
+    from loaders.errors import ConfigError
+    from recsys.catalogue import load_catalogue
+    from recsys.cultural_eval import evaluate_cross_cultural, write_cross_cultural_report
+
+    home = soundbridge_home()
+    run = audio_run or home / "audio" / "default"
+    split = run / "split.json"
+    if not split.is_file():
+        raise ConfigError(
+            f"{split} not found: the validation societies are those the audio model held out. "
+            "Train it first (`soundbridge audio train` or `soundbridge build`) or pass --audio-run"
+        )
+    held = json.loads(split.read_text())["held_out_societies"]
+    with connect(Neo4jSettings.from_env()) as driver:
+        catalogue = load_catalogue(driver)
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc="query-region pairs", unit="pair", disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    ev = evaluate_cross_cultural(
+        catalogue, held, k=k, n_targets=targets, seed=seed, alignments=alignments,
+        progress=progress,
+    )  # fmt: skip
+    bar.close()
+    report = write_cross_cultural_report(ev, out or home / "reports" / "crosscultural")
+    for name, m in ev.methods.items():
+        click.echo(
+            f"{name:<22} share {m['function_share']:.3f} ({m['ratio_to_chance']:.2f}x chance "
+            f"{m['chance']:.3f})  serendipity {m['serendipity']:.3f}  "
+            f"minority {m['minority_exposure']:.3f}  calibration KL {m['calibration_kl']:.3f}"
+        )
+    click.echo(f"report: {report}")
