@@ -4,8 +4,9 @@ change.
 Each step declares its inputs (files and settings); their fingerprint (paths, sizes, modification
 times, settings) is recorded in ``$SOUNDBRIDGE_HOME/build-state.json`` per Neo4j URI after the step
 succeeds. A step runs again when its fingerprint differs, when its recorded output is gone from the
-graph, or with ``--force``. Today the pipeline is: ingest. Audio factors, the GNN and the
-cross-cultural alignment join it as their issues land.
+graph, or with ``--force``. The pipeline: ingest → audio (train the factor model when there is
+none, store the factors on Track nodes) → recommenders (GNN and baselines) → alignment (the
+cross-cultural evaluation report that the dashboard's metrics view reads).
 """
 
 from __future__ import annotations
@@ -80,6 +81,61 @@ def _recommenders_present(driver: neo4j.Driver) -> bool:
     return (artefacts_dir() / "model.npz").is_file()
 
 
+def _audio_run() -> Path:
+    from kg.config import soundbridge_home
+
+    return soundbridge_home() / "audio" / "default"
+
+
+def _audio_inputs() -> list[Path]:
+    model = _audio_run() / "model.pt"
+    ccmc = data_root() / SOURCES["ccmc"] / "cldf"
+    files = sorted(p for p in ccmc.glob("*.csv") if p.is_file()) if ccmc.is_dir() else []
+    return files + ([model] if model.is_file() else [])
+
+
+def _run_audio(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
+    from soundbridge.commands.audio import audio as audio_cli
+
+    run = _audio_run()
+    if not (run / "model.pt").is_file():
+        log("audio: no trained model yet; training the default configuration (about 10 minutes)")
+        audio_cli.main(args=["train", "--run", str(run)], standalone_mode=False)
+    out = run / "factors.parquet"
+    audio_cli.main(args=["export-factors", str(out), "--run", str(run)], standalone_mode=False)
+    return out
+
+
+def _factors_present(driver: neo4j.Driver) -> bool:
+    from recsys.catalogue import catalogue_stamp
+
+    records, _, _ = driver.execute_query(
+        "MATCH (t:Track) WHERE t.za IS NOT NULL RETURN count(t) AS n"
+    )
+    return catalogue_stamp(driver) != "" and int(records[0]["n"]) > 0
+
+
+def _run_alignment(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
+    import json as _json
+
+    from kg.config import soundbridge_home
+    from recsys.catalogue import load_catalogue
+    from recsys.cultural_eval import evaluate_cross_cultural, write_cross_cultural_report
+
+    split = _audio_run() / "split.json"
+    held = _json.loads(split.read_text())["held_out_societies"]
+    ev = evaluate_cross_cultural(load_catalogue(driver), held)
+    report = write_cross_cultural_report(ev, soundbridge_home() / "reports" / "crosscultural")
+    log(f"alignment: report written to {report}")
+    return report
+
+
+def _alignment_present(driver: neo4j.Driver) -> bool:
+    from kg.config import soundbridge_home
+
+    return (soundbridge_home() / "reports" / "crosscultural" / "metrics.json").is_file()
+
+
 STEPS: list[Step] = [
     Step(
         name="ingest",
@@ -88,10 +144,22 @@ STEPS: list[Step] = [
         present=_graph_has_tracks,
     ),
     Step(
+        name="audio",
+        inputs=_audio_inputs,
+        run=_run_audio,
+        present=_factors_present,
+    ),
+    Step(
         name="recommenders",
         inputs=_lastfm_files,
         run=_run_recommenders,
         present=_recommenders_present,
+    ),
+    Step(
+        name="alignment",
+        inputs=lambda: [*_audio_inputs(), *_lastfm_files()],
+        run=_run_alignment,
+        present=_alignment_present,
     ),
 ]
 

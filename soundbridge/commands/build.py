@@ -60,8 +60,10 @@ def demo() -> None:
     """Build (if needed) and show what the graph answers: the Andean songs and Ewe's style kin."""
     settings = Neo4jSettings.from_env()
     with _connect_starting_local(settings) as driver:
-        # The demo needs only the graph; `soundbridge build` also trains the recommenders (minutes).
-        run_build(driver, settings, only=["ingest"], log=lambda m: click.echo(m, err=True))
+        # The demo needs the graph and the audio factors (the first run trains the factor model,
+        # about 10 minutes on 2 cores; later runs skip it). `soundbridge build` also trains the
+        # user recommenders.
+        run_build(driver, settings, only=["ingest", "audio"], log=lambda m: click.echo(m, err=True))
         counts = graph_counts(driver)
         click.echo(
             f"\nThe graph holds {counts.nodes.get('Track', 0):,} songs from "
@@ -75,3 +77,23 @@ def demo() -> None:
         click.echo("\n== Societies whose singing style is closest to the Ewe (Cantometrics)")
         q = (DOCS / "style_neighbours.cypher").read_text()
         click.echo(format_table(run_read(driver, q, {"society": "Ewe"})))
+        _demo_similar(driver)
+
+
+def _demo_similar(driver) -> None:  # type: ignore[no-untyped-def]
+    from recsys.similar import served_catalogue
+
+    model = served_catalogue(driver)
+    cat = model.catalogue_
+    ewe = cat.tree.resolve("Ewe").ids
+    songs = [
+        t for t, c in zip(cat.track_ids.tolist(), cat.cultures.tolist(), strict=True) if c in ewe
+    ]
+    if not songs:
+        raise click.ClickException("no Ewe song with audio factors in the graph")
+    q = cat.index(songs[0])
+    click.echo(f"\n== Songs like the Ewe song {songs[0]} ({cat.names[q]}) from the Central Andes")
+    for rank, r in enumerate(model.recommend_similar(songs[0], "Central Andes", 5), 1):
+        fn = f" [{r.function}]" if r.function else ""
+        click.echo(f"{rank}. {r.track_id}  {r.culture_name}{fn}  score {r.score:.3f}")
+        click.echo(f"   {r.explanation}")
