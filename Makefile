@@ -42,7 +42,7 @@ system-packages:
 
 # Starts the local Neo4j if nothing answers at NEO4J_URI, ingests (skipped when the data did not
 # change) and prints what the graph answers.
-demo: setup
+demo: setup system-packages
 	$(BIN)/soundbridge demo
 
 lint: setup
