@@ -2,6 +2,7 @@
 
 Every model follows :class:`recsys.base.Recommender`; :func:`recsys.pipeline.build` fits and
 evaluates them all on one split and saves the served model; :mod:`recsys.api` answers from it.
+:func:`recsys.similar.recommend_similar` answers cross-cultural queries (docs/alignment.md).
 """
 
 from recsys.api import (
@@ -19,9 +20,11 @@ from recsys.itemknn import ItemKNN
 from recsys.lightgcn import LightGCN
 from recsys.mostpop import MostPop
 from recsys.pipeline import build
+from recsys.similar import CrossCulturalRecommender, Recommendation, recommend_similar
 from recsys.split import Interactions, split_lastfm
 
 __all__ = [
+    "CrossCulturalRecommender",
     "EASE",
     "Evaluation",
     "HeteroGNN",
@@ -30,6 +33,7 @@ __all__ = [
     "LightGCN",
     "MostPop",
     "NotFittedError",
+    "Recommendation",
     "Recommender",
     "UnknownIdError",
     "build",
@@ -37,6 +41,7 @@ __all__ = [
     "export_user_recs",
     "recommend_for_user",
     "recommend_friends",
+    "recommend_similar",
     "similar_artists",
     "split_lastfm",
 ]

@@ -36,15 +36,27 @@ def recommend() -> None:
 @click.argument("user_id", type=int)
 @click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--include-seen", is_flag=True, help="Keep artists the user already listened to.")
+@click.option(
+    "--culture",
+    default=None,
+    help="Only artists of this culture: the user's history is transported onto them (needs Neo4j).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_ARTEFACTS
 def user_cmd(
-    user_id: int, k: int, include_seen: bool, as_json: bool, artefacts: Path | None
+    user_id: int,
+    k: int,
+    include_seen: bool,
+    culture: str | None,
+    as_json: bool,
+    artefacts: Path | None,
 ) -> None:
     """Top K artists for Last.fm user USER_ID (already-listened excluded)."""
     from recsys.api import recommend_for_user
 
-    rows = recommend_for_user(user_id, k, not include_seen, artefacts=artefacts)
+    rows = recommend_for_user(
+        user_id, k, not include_seen, target_culture=culture, artefacts=artefacts
+    )
     click.echo(json.dumps(rows)) if as_json else _table(rows)
 
 
