@@ -27,7 +27,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from soundbridge.commands import audio, build, graph, neo4j, recommend, serve
+    from soundbridge.commands import audio, build, graph, neo4j, recommend, search, serve
 
     cli.add_command(neo4j.neo4j)
     cli.add_command(graph.ingest_cmd)
@@ -40,6 +40,7 @@ def _register() -> None:
     cli.add_command(recommend.recommend)
     cli.add_command(recommend.export_user_recs_cmd)
     cli.add_command(recommend.gnn)
+    cli.add_command(search.search)
     cli.add_command(recommend.cross_evaluate_cmd)
 
 
