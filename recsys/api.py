@@ -112,8 +112,9 @@ def recommend_for_user(
     With ``target_culture`` (a name, id or alias of the Culture tree), the user's listening
     history — a distribution over artists weighted by play counts — is transported (unbalanced
     entropic OT, cost = 1 - cosine of the served model's artist embeddings) onto the artists linked
-    to that culture (``FROM_CULTURE`` with at least 3 tag uses, at or below it); artists are ranked by the mass they receive.
-    This reads the culture links from Neo4j (``driver``, default: from the environment).
+    to that culture (``FROM_CULTURE`` with at least 3 tag uses, at or below it); artists are
+    ranked by the mass they receive. This reads the culture links from Neo4j (``driver``;
+    default: one from the environment).
 
     Returns:
         ``[{"id": artist_id, "name": ..., "score": ...}, ...]``.

@@ -9,6 +9,7 @@ __all__ = [
     "CATALOGUE_TRACKS",
     "CULTURE_TREE",
     "FUNCTION_NAMES",
+    "STYLE_CODES",
     "STYLE_SIMILAR_PAIRS",
 ]
 
@@ -63,4 +64,11 @@ RETURN tracks, labels, links, cultures, culture_links
 ARTISTS_OF_CULTURES = """
 MATCH (a:Artist)-[r:FROM_CULTURE]->(c:Culture) WHERE c.id IN $ids AND r.count >= $min_count
 RETURN DISTINCT a.id AS artist
+"""
+
+#: The predominant Cantometrics style codes of every profiled society.
+STYLE_CODES = """
+MATCH (c:Culture) WHERE c.style_codes IS NOT NULL
+RETURN c.id AS culture, c.style_codes AS codes
+ORDER BY culture
 """

@@ -49,6 +49,7 @@ import neo4j
 import numpy as np
 
 from kg.config import DEFAULT_HOME, HOME_ENV
+from recsys import queries
 from recsys.base import NotFittedError
 from recsys.catalogue import TrackCatalogue
 from recsys.cultures import CultureTree, ResolvedCulture
@@ -60,7 +61,6 @@ from recsys.similar import (
 )
 
 __all__ = [
-    "STYLE_CODES",
     "TextMusicEmbedding",
     "detect_culture",
     "evaluate_function_queries",
@@ -77,12 +77,6 @@ __all__ = [
 # This statement belongs in recsys/queries.py beside CATALOGUE_TRACKS; it lives here until that
 # module takes it (the catalogue does not read style codes).
 #: Each profiled society's predominant Cantometrics codes (``"line_1:SoloSinger"``, …).
-STYLE_CODES = """
-MATCH (c:Culture) WHERE c.style_codes IS NOT NULL
-RETURN c.id AS culture, c.style_codes AS codes
-ORDER BY culture
-"""
-
 #: Style lines per style caption (drawn per society, fixed by the seed).
 STYLE_LINES = 3
 
@@ -828,7 +822,7 @@ def evaluate_function_queries(
 # ---------------------------------------------------------------------------------- serving
 def read_style_codes(driver: neo4j.Driver) -> dict[str, list[str]]:
     """Society id → its predominant Cantometrics codes, from the graph."""
-    records, _, _ = driver.execute_query(STYLE_CODES, routing_=neo4j.RoutingControl.READ)
+    records, _, _ = driver.execute_query(queries.STYLE_CODES, routing_=neo4j.RoutingControl.READ)
     return {str(r["culture"]): [str(c) for c in r["codes"] or []] for r in records}
 
 
