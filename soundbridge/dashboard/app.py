@@ -6,24 +6,32 @@ map must work offline, which Leaflet does with a vector basemap (the world-atlas
 and no tile server. FastAPI keeps the server a thin, typed JSON layer over :mod:`kg` that the same
 tests drive without a browser. Every script, style and shape file is served from this process
 (``/vendor``, installed by npm into ``web/node_modules``); nothing comes from a CDN.
+
+The cross-cultural views (search, alignment) answer from :func:`recsys.similar.served_catalogue`;
+the embedding map and the metrics view draw with Plotly (loaded by the page on first use). Their
+data functions live beside the concept each serves: :mod:`~soundbridge.dashboard.crosscultural`,
+:mod:`~soundbridge.dashboard.embedding_map`, :mod:`~soundbridge.dashboard.metrics`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import neo4j
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from kg.cypher import CypherError, run_read
 from kg.queries import LABELS
-from loaders.errors import ConfigError
+from loaders.errors import ConfigError, SoundbridgeError
 from soundbridge.dashboard import queries as q
+from soundbridge.dashboard.embedding_map import SPACES, embedding_points
+from soundbridge.dashboard.metrics import dashboard_home, read_metrics
 
 __all__ = ["EDGE_TYPES", "create_app"]
 
@@ -53,7 +61,7 @@ VENDOR: dict[str, str] = {
 }
 
 #: Node properties too large or too internal for the details panel.
-HIDDEN_PROPS = {"mir", "style_profile"}
+HIDDEN_PROPS = {"mir", "style_profile", "zc", "zs", "za", "embedding"}
 
 
 class CypherRequest(BaseModel):
@@ -74,8 +82,30 @@ def _key(label: str, node_id: Any) -> str:
     return f"{label}:{node_id}"
 
 
-def create_app(driver: neo4j.Driver, data_root: Path | None) -> FastAPI:
+def _has_text_search() -> bool:
+    """Whether ``recsys.text`` (the text-query mode) is installed, without importing recsys."""
+    spec = importlib.util.find_spec("recsys")
+    return any(
+        (Path(p) / "text.py").is_file() for p in (spec and spec.submodule_search_locations) or ()
+    )
+
+
+def _library_error(e: SoundbridgeError) -> JSONResponse:
+    """A library error as ``{"detail": message, "suggestions": [closest culture names]}``."""
+    from soundbridge.dashboard.crosscultural import error_status
+
+    suggestions = list(getattr(e, "suggestions", []))
+    return JSONResponse({"detail": str(e), "suggestions": suggestions}, status_code=error_status(e))
+
+
+def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None = None) -> FastAPI:
     """Build the app around an open driver and the data root (for audio; ``None``: no audio).
+
+    Args:
+        driver: an open driver (see :func:`kg.connection.connect`).
+        data_root: ``SOUNDBRIDGE_DATA``, where recordings are read from; ``None``: no audio.
+        home: ``SOUNDBRIDGE_HOME``, where the metrics view reads the evaluation report; default:
+            the one :class:`kg.config.Neo4jSettings` reads from the environment.
 
     Examples:
         >>> # uvicorn.run(create_app(driver, data_root()), host="127.0.0.1", port=8080)
@@ -87,13 +117,21 @@ def create_app(driver: neo4j.Driver, data_root: Path | None) -> FastAPI:
                 f"front-end packages with `npm ci --prefix {WEB}` (make setup does this)"
             )
     app = FastAPI(title="soundbridge dashboard", docs_url="/api/docs", redoc_url=None)
+    home_dir = home if home is not None else dashboard_home()
+
+    def audio_url(track_id: str, path: str) -> str | None:
+        return f"/audio/{track_id}" if path and data_root is not None else None
 
     def read(query: str, **params: Any) -> list[dict[str, Any]]:
         return run_read(driver, query, params).records()
 
     @app.get("/api/config")
     def config() -> dict[str, Any]:
-        return {"edge_types": EDGE_TYPES, "audio": data_root is not None}
+        return {
+            "edge_types": EDGE_TYPES,
+            "audio": data_root is not None,
+            "text_search": _has_text_search(),
+        }
 
     @app.get("/api/search")
     def search(q_: str = Query(..., alias="q", min_length=1), limit: int = 20) -> list[dict]:
@@ -202,6 +240,91 @@ def create_app(driver: neo4j.Driver, data_root: Path | None) -> FastAPI:
         except CypherError as e:  # includes ReadOnlyViolation
             raise HTTPException(400, str(e)) from e
         return {"columns": result.columns, "rows": json.loads(json.dumps(result.rows, default=str))}
+
+    # --- cross-cultural search, alignment, embedding map, metrics --------------------------------
+    @app.get("/api/tracks")
+    def tracks(q_: str = Query(..., alias="q", min_length=1), limit: int = 20) -> list[dict]:
+        rows = read(q.TRACK_SEARCH, q=q_.strip().lower(), limit=max(1, min(limit, 100)))
+        for r in rows:
+            r["audio_url"] = f"/audio/{r['id']}" if r.pop("has_audio") and data_root else None
+        return rows
+
+    # recsys (and with it torch) is imported on first use of these views, not at start-up.
+    @app.get("/api/cultures")
+    def cultures() -> list[dict[str, str]]:
+        from recsys.cultures import load_aliases
+
+        names = [{"name": r["name"], "kind": r["level"]} for r in read(q.CULTURE_NAMES)]
+        aliases = [{"name": a, "kind": "alias"} for a, _, _ in load_aliases().values()]
+        return [*names, *sorted(aliases, key=lambda a: a["name"])]
+
+    def model() -> Any:
+        """The served recommender; a graph it cannot be fitted on is a 503 naming the cause."""
+        from recsys.similar import served_catalogue
+
+        try:
+            return served_catalogue(driver)
+        except ValueError as e:  # e.g. fewer than two labelled functions to train on
+            raise HTTPException(503, f"the cross-cultural recommender cannot be fitted: {e}") from e
+
+    @app.get("/api/recommend", response_model=None)
+    def recommend(
+        track: str = Query(..., min_length=1),
+        culture: str = Query(..., min_length=1),
+        k: int = Query(10, ge=1, le=50),
+        alignment: Literal["unbalanced", "sinkhorn", "fgw", "none"] = "unbalanced",
+    ) -> dict[str, Any] | JSONResponse:
+        from soundbridge.dashboard.crosscultural import recommendations
+
+        try:
+            return recommendations(model(), track.strip(), culture, k, alignment, audio_url)
+        except SoundbridgeError as e:
+            return _library_error(e)
+
+    @app.get("/api/search-text", response_model=None)
+    def search_text(
+        q_: str = Query(..., alias="q", min_length=1),
+        k: int = Query(10, ge=1, le=50),
+        culture: str | None = None,
+    ) -> dict[str, Any] | JSONResponse:
+        if not _has_text_search():
+            raise HTTPException(404, "text search is not installed (no recsys.text module)")
+        from recsys.text import search_text as text_search
+        from soundbridge.dashboard.crosscultural import resolved_culture
+
+        try:
+            target = resolved_culture(model(), culture) if culture else None
+            results = text_search(q_.strip(), k, target_culture=culture or None, driver=driver)
+        except SoundbridgeError as e:
+            return _library_error(e)
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from e
+        rows = [r.to_dict() | {"audio_url": audio_url(r.track_id, r.audio)} for r in results]
+        return {"query": q_.strip(), "target": target, "alignment": None, "results": rows}
+
+    @app.get("/api/alignment", response_model=None)
+    def alignment(
+        source: str = Query(..., min_length=1),
+        target: str = Query(..., min_length=1),
+        method: Literal["unbalanced", "sinkhorn", "fgw"] = "unbalanced",
+        top: int = Query(15, ge=1, le=100),
+    ) -> dict[str, Any] | JSONResponse:
+        from soundbridge.dashboard.crosscultural import alignment_plan
+
+        try:
+            return alignment_plan(model(), source, target, method, top)
+        except SoundbridgeError as e:
+            return _library_error(e)
+
+    @app.get("/api/embeddings/{space}")
+    def embeddings(space: str) -> dict[str, Any]:
+        if space not in SPACES:
+            raise HTTPException(404, f"unknown space {space!r}; spaces are {', '.join(SPACES)}")
+        return embedding_points(space, read(q.EMBEDDING_POINTS[space]))
+
+    @app.get("/api/metrics")
+    def metrics() -> dict[str, Any]:
+        return read_metrics(home_dir)
 
     @app.get("/vendor/{name}")
     def vendor(name: str) -> FileResponse:

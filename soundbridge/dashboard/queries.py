@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from kg.queries import LABELS
 
-__all__ = ["NODE", "NEIGHBOURS", "SEARCH", "SOCIETIES", "SOCIETY_TRACKS", "TRACK_AUDIO"]
+__all__ = [
+    "CULTURE_NAMES",
+    "EMBEDDING_POINTS",
+    "EMBEDDING_PROPERTIES",
+    "NEIGHBOURS",
+    "NODE",
+    "SEARCH",
+    "SOCIETIES",
+    "SOCIETY_TRACKS",
+    "TRACK_AUDIO",
+    "TRACK_SEARCH",
+]
 
 #: Search by name (case-insensitive substring) over the labels people look for, shortest first.
 SEARCH = """
@@ -81,3 +92,37 @@ ORDER BY t.id
 
 #: Where a track's recording lives, relative to the data root.
 TRACK_AUDIO = "MATCH (t:Track {id: $id}) RETURN t.audio AS audio"
+
+#: Tracks the cross-cultural search can start from (those with audio factors), by name or id.
+TRACK_SEARCH = """
+MATCH (t:Track) WHERE t.za IS NOT NULL
+  AND (toLower(t.name) CONTAINS $q OR toLower(t.id) CONTAINS $q)
+OPTIONAL MATCH (t)-[:FROM_CULTURE]->(c:Culture)
+WITH t, head(collect(c.name)) AS culture_name
+RETURN t.id AS id, t.name AS name, culture_name, t.hraf_region AS hraf_region,
+       t.function AS function, t.audio IS NOT NULL AS has_audio
+ORDER BY CASE WHEN toLower(t.name) STARTS WITH $q OR toLower(t.id) = $q THEN 0 ELSE 1 END, t.name
+LIMIT $limit
+"""
+
+#: Names people can type as a target culture: every Culture, largest levels first.
+CULTURE_NAMES = """
+MATCH (c:Culture)
+RETURN c.name AS name, c.level AS level
+ORDER BY CASE c.level WHEN 'world_region' THEN 0 WHEN 'region' THEN 1 ELSE 2 END, c.name
+"""
+
+#: The vector spaces of the embedding map: key → Track property holding the vector.
+EMBEDDING_PROPERTIES: dict[str, str] = {"zc": "zc", "zs": "zs", "za": "za", "gnn": "embedding"}
+
+#: Each Track with a vector in one space, its HRAF region and public function (per space; the
+#: property names come from :data:`EMBEDDING_PROPERTIES`, never from request input).
+EMBEDDING_POINTS: dict[str, str] = {
+    space: f"""
+MATCH (t:Track) WHERE t.{prop} IS NOT NULL
+RETURN t.id AS id, t.name AS name, t.hraf_region AS culture, t.function AS function,
+       t.{prop} AS vector
+ORDER BY id
+"""
+    for space, prop in EMBEDDING_PROPERTIES.items()
+}

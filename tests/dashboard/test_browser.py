@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dashboard.conftest import ARTIFACTS
+from tests.dashboard.conftest import ARTIFACTS, write_metrics
 
 pytestmark = [pytest.mark.browser, pytest.mark.neo4j]
 
@@ -125,3 +125,169 @@ def test_cypher_console_table_graph_and_refused_write(page, request):
     refused = [p for p in request.node.console_problems if "400 (Bad Request)" in p]
     assert len(refused) == 1
     request.node.console_problems.remove(refused[0])
+
+
+def _expected_console_error(request, status: str) -> None:
+    """Remove the one console error a provoked HTTP error leaves (Chromium logs every 4xx)."""
+    hits = [p for p in request.node.console_problems if status in p]
+    assert len(hits) == 1, request.node.console_problems
+    request.node.console_problems.remove(hits[0])
+
+
+def _pick_query_song(page, text: str, track_id: str) -> None:
+    page.click("#tab-search")
+    page.fill("#cc-track-search", text)
+    page.press("#cc-track-search", "Enter")
+    page.locator(f"#cc-tracks li[data-id='{track_id}']").click()
+    assert track_id in page.inner_text("#cc-picked")
+
+
+def test_crosscultural_search_plays_query_and_results_side_by_side(page):
+    _pick_query_song(page, "abkhaz dance", "NHS2-TBMU")
+    page.fill("#cc-culture", "Central Andes")
+    page.fill("#cc-k", "5")
+    page.click("#cc-run")
+    page.wait_for_function("document.querySelectorAll('#cc-results li.result').length === 5")
+    # the query's card, with its recording, beside the results
+    assert "Abkhaz dance song" in page.inner_text("#cc-query")
+    assert "Target: Central Andes (region)" in page.inner_text("#cc-target")
+    first = page.locator("#cc-results li.result").first
+    assert first.get_attribute("data-id") == "NHS2-CN26"
+    text = first.inner_text()
+    assert "Chicham" in text and "Both serve Dance." in text and "Graph path:" in text
+    assert page.locator("#cc-results audio").count() == 5
+    for sel in ("#cc-query audio", "#cc-results li.result audio"):
+        assert page.locator(sel).first.get_attribute("data-track") in ("NHS2-TBMU", "NHS2-CN26")
+        page.evaluate(f"document.querySelector('{sel}').play()")
+        page.wait_for_function(f"document.querySelector('{sel}').currentTime > 0.2")
+
+
+def test_crosscultural_unknown_culture_offers_clickable_suggestions(page, request):
+    _pick_query_song(page, "abkhaz dance", "NHS2-TBMU")
+    page.select_option("#cc-alignment", "none")
+    page.fill("#cc-culture", "Andes mountains")
+    page.click("#cc-run")
+    page.wait_for_selector("#cc-suggestions .chip")
+    assert "unknown culture 'Andes mountains'" in page.inner_text("#cc-error")
+    chip = page.locator("#cc-suggestions .chip", has_text="Central Andes").first
+    chip.click()
+    page.wait_for_function("document.querySelectorAll('#cc-results li.result').length === 10")
+    assert page.input_value("#cc-culture") == "Central Andes"
+    assert page.inner_text("#cc-error") == "" and "alignment: none" in page.inner_text("#cc-target")
+    _expected_console_error(request, "422 (Unprocessable")
+
+
+def test_crosscultural_text_mode_only_where_it_exists(page, dashboard_home, monkeypatch):
+    import importlib.util
+
+    page.click("#tab-search")
+    if importlib.util.find_spec("recsys.text") is None:  # no dead UI without recsys.text
+        assert page.locator("#cc-mode-text").count() == 0
+        return
+    monkeypatch.setenv("SOUNDBRIDGE_HOME", str(dashboard_home))  # the text heads' cache
+    page.click("#cc-mode-text")
+    assert page.locator("#cc-track-search").is_hidden()
+    assert page.locator("#cc-alignment").is_hidden()
+    page.fill("#cc-text", "a lullaby")
+    page.fill("#cc-culture", "Central Andes")
+    page.fill("#cc-k", "3")
+    page.click("#cc-run")
+    page.wait_for_function(
+        "document.querySelectorAll('#cc-results li.result').length === 3", timeout=180_000
+    )
+    assert "“a lullaby”" in page.inner_text("#cc-query")
+    assert "Target: Central Andes (region)" in page.inner_text("#cc-target")
+    assert page.locator("#cc-results li.result audio").count() == 3
+
+
+def test_embedding_map_colours_and_opens_a_song_in_the_explorer(page, request):
+    page.click("#tab-embedding")
+    points = "document.querySelectorAll('#em-plot .scatterlayer .point').length"
+    page.wait_for_function(f"{points} === 1007")
+    assert "z_a: affect and function" in page.text_content("#em-plot .gtitle")
+    legend = page.text_content("#em-plot .legend")
+    assert "Central Andes" in legend and "Caucasus" in legend
+    page.select_option("#em-colour", "function")
+    page.wait_for_function("document.querySelector('#em-plot').data.length === 11")
+    legend = page.text_content("#em-plot .legend")
+    assert "Dance" in legend and "unknown" in legend
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.select_option("#em-space", "gnn")
+    page.wait_for_function("document.querySelector('#em-plot .gtitle').textContent.includes('GNN')")
+    assert page.evaluate(points) == 1007
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-map.png"))
+    # click a point: the explorer opens on that song
+    page.evaluate(
+        "document.querySelector('#em-plot').on('plotly_click',"
+        " (e) => { window.clicked = e.points[0].customdata; })"
+    )
+    box = page.locator("#em-plot .scatterlayer .point").nth(500).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("window.clicked !== undefined")
+    clicked = page.evaluate("window.clicked")
+    page.wait_for_function(
+        f"document.querySelector('#details h2')?.textContent.endsWith('({clicked})')"
+    )
+    assert page.locator("#view-explorer").get_attribute("class") == "view active"
+
+
+def test_alignment_heatmap_and_most_coupled_pairs(page, request):
+    page.click("#tab-alignment")  # opens on Western Africa -> Central Andes
+    page.wait_for_selector("#al-pairs tr:nth-child(16)")  # header + 15 pairs
+    heatmap = page.evaluate(
+        "(() => { const d = document.querySelector('#al-heatmap').data[0];"
+        " return {rows: d.y.length, cols: d.x.length, z: d.z.length, x: d.x}; })()"
+    )
+    assert heatmap["cols"] == 17 and heatmap["z"] == heatmap["rows"] > 5
+    assert "Cusco Quechua story song (NHS2-74S4)" in heatmap["x"]
+    assert "Western Africa → Central Andes" in page.text_content("#al-heatmap .gtitle")
+    first = page.locator("#al-pairs tr").nth(1)
+    cells = first.locator("td").all_inner_texts()
+    assert cells[2] == cells[4] != "not public"  # the strongest coupling: one function both sides
+    assert first.get_attribute("class") == "same"
+    assert "% of the plan's mass couples songs of the same" in page.inner_text("#al-summary")
+    # an unknown culture: the message and its suggestions, one click away from a plan
+    page.fill("#al-target", "Andes mountains")
+    page.click("#al-run")
+    page.wait_for_selector("#al-suggestions .chip")
+    page.locator("#al-suggestions .chip", has_text="Central Andes").first.click()
+    page.wait_for_function("document.querySelector('#al-error').textContent === ''")
+    assert page.input_value("#al-target") == "Central Andes"
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('plan ')")
+    _expected_console_error(request, "422 (Unprocessable")
+
+
+def test_metrics_view_says_what_to_run_without_a_report(page, dashboard_home):
+    (dashboard_home / "reports/crosscultural/metrics.json").unlink(missing_ok=True)
+    page.click("#tab-metrics")
+    page.wait_for_selector("#metrics-message.warning")
+    message = page.inner_text("#metrics-message")
+    assert "No cross-cultural evaluation report yet" in message
+    assert "Run `soundbridge evaluate`" in message
+    assert page.locator("#metrics-charts .chart").count() == 0
+
+
+def test_metrics_view_draws_a_chart_per_metric(page, dashboard_home):
+    path = write_metrics(dashboard_home)
+    try:
+        page.click("#tab-metrics")
+        page.wait_for_function("document.querySelectorAll('#metrics-charts .chart .bars').length")
+        page.wait_for_selector("#metric-coverage .main-svg")
+        ids = page.eval_on_selector_all("#metrics-charts .chart", "cs => cs.map(c => c.id)")
+        assert ids[:5] == [
+            "metric-minority_exposure",
+            "metric-calibration_kl",
+            "metric-serendipity",
+            "metric-function_share",
+            "metric-ndcg",
+        ]
+        exposure = page.evaluate("document.querySelector('#metric-minority_exposure').data[0]")
+        assert exposure["x"] == ["random", "no-alignment", "ot-unbalanced"]
+        assert exposure["y"] == [0.2, 0.3, 0.45]
+        share = page.evaluate("document.querySelector('#metric-function_share').data")
+        assert [t["name"] for t in share] == ["function share", "chance"]  # grouped bars
+        assert "lower" in page.text_content("#metric-calibration_kl .gtitle")
+        assert "generated 2025-01-01T00:00:00" in page.inner_text("#metrics-message")
+    finally:
+        path.unlink()

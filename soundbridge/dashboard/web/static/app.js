@@ -1,4 +1,5 @@
-// soundbridge dashboard: graph explorer, world map, Cypher console. No framework, no CDN.
+// soundbridge dashboard: graph explorer, world map, Cypher console, cross-cultural search,
+// embedding map, alignment and metrics views. No framework, no CDN.
 "use strict";
 
 const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46a0a0", "#f032e6",
@@ -25,7 +26,13 @@ function status(text) { $("#status").textContent = text; }
 async function api(path, options) {
   const res = await fetch(path, options);
   const body = await res.json();
-  if (!res.ok) throw new Error(body.detail || res.statusText);
+  if (!res.ok) {
+    const detail = typeof body.detail === "string" ? body.detail
+      : Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : res.statusText;
+    const err = new Error(detail);
+    err.status = res.status; err.suggestions = body.suggestions || [];
+    throw err;
+  }
   return body;
 }
 
@@ -38,7 +45,50 @@ document.querySelectorAll("nav .tab").forEach((tab) => tab.addEventListener("cli
   if (tab.dataset.view === "map" && !mapReady) { mapReady = true; initMap(); }
   if (tab.dataset.view === "explorer") cy.resize();
   if (tab.dataset.view === "cypher") cypherCy.resize();
+  if (["search", "alignment"].includes(tab.dataset.view)) loadCultureNames();
+  if (tab.dataset.view === "embedding") loadEmbedding().catch(fail);
+  if (tab.dataset.view === "alignment" && !alignmentShown) { alignmentShown = true; runAlignment(); }
+  if (tab.dataset.view === "metrics") loadMetrics().catch(fail);
 }));
+function showView(view) { $(`#tab-${view}`).click(); }
+
+// Plotly is large (3.5 MB): loaded from /vendor the first time a plot is drawn.
+let plotlyLoading = null;
+function loadPlotly() {
+  plotlyLoading ??= new Promise((resolve, reject) => {
+    const script = el("script", { src: "/vendor/plotly.min.js" });
+    script.addEventListener("load", () => resolve(window.Plotly));
+    script.addEventListener("error", () => reject(new Error("could not load /vendor/plotly.min.js")));
+    document.head.append(script);
+  });
+  return plotlyLoading;
+}
+const PLOT_CONFIG = { displaylogo: false, responsive: true };
+
+// Many categories (38 HRAF regions): the fixed palette first, then golden-angle hues.
+function categoryColours(keys) {
+  const out = new Map();
+  keys.filter((k) => k !== "unknown").forEach((k, i) => out.set(k, i < PALETTE.length ? PALETTE[i]
+    : `hsl(${Math.round((i * 137.508) % 360)}, 60%, 45%)`));
+  out.set("unknown", "#9ca3af");
+  return out;
+}
+
+// An error from the recommender: the message, and the closest culture names as chips.
+function showError(box, chips, err, pick) {
+  $(box).textContent = err.message;
+  $(chips).replaceChildren(...(err.suggestions || []).map((name) =>
+    el("button", { class: "chip", type: "button", onclick: () => pick(name) }, name)));
+}
+function clearError(box, chips) { $(box).textContent = ""; $(chips).replaceChildren(); }
+
+let cultureNamesLoaded = false;
+function loadCultureNames() {
+  if (cultureNamesLoaded) return;
+  cultureNamesLoaded = true;
+  api("/api/cultures").then((names) => $("#culture-names").replaceChildren(
+    ...names.map((c) => el("option", { value: c.name, label: c.kind.replace("_", " ") })))).catch(fail);
+}
 
 // --- graph explorer -------------------------------------------------------------------------
 const STYLE = [
@@ -220,6 +270,235 @@ $("#cypher-run").addEventListener("click", async () => {
   } catch (err) { $("#cypher-error").textContent = err.message; status("query refused"); }
 });
 
+// --- cross-cultural search -----------------------------------------------------------------
+let ccTrack = null;
+let ccMode = "song";
+
+$("#cc-track-form").addEventListener("submit", async (evt) => {
+  evt.preventDefault();
+  const q = $("#cc-track-search").value.trim();
+  if (!q) return;
+  const rows = await api(`/api/tracks?q=${encodeURIComponent(q)}`).catch(fail);
+  const list = $("#cc-tracks"); list.replaceChildren();
+  if (!rows || !rows.length) { list.append(el("li", { class: "hint" }, `no song with audio factors matches “${q}”`)); return; }
+  for (const r of rows) {
+    const li = el("li", { "data-id": r.id, onclick: () => pickTrack(r, li) },
+      r.name, " ", el("small", {}, `${r.culture_name ?? "no society"} · ${r.function ?? "function withheld"}`));
+    list.append(li);
+  }
+});
+
+function pickTrack(r, li) {
+  ccTrack = r;
+  document.querySelectorAll("#cc-tracks li").forEach((x) => x.classList.toggle("selected", x === li));
+  $("#cc-picked").textContent = `Query: ${r.name}`;
+  $("#cc-picked").classList.remove("hint");
+}
+
+function trackCard(t, heading) {
+  const card = el("div", { class: "card", "data-id": t.track_id });
+  if (heading) card.append(el("h3", {}, heading));
+  const fn = t.function ?? (t.predicted_function
+    ? `function not public (predicted ${t.predicted_function.name}, p=${t.predicted_function.p.toFixed(2)})`
+    : "function not public");
+  card.append(el("a", { href: "#", class: "title", onclick: (evt) => { evt.preventDefault(); openTrack(t.track_id); } }, t.title),
+    el("p", { class: "meta" }, `${t.culture_name} · ${fn}`));
+  if (t.audio_url) card.append(el("audio", { controls: "", preload: "none", src: t.audio_url, "data-track": t.track_id }));
+  return card;
+}
+
+function renderRecommendations(res, queryCard) {
+  const target = res.target ? `Target: ${res.target.name} (${res.target.level.replace("_", " ")}` +
+      `${res.target.via === "alias" ? `, alias of ${res.target.ids.length} culture(s)` : ""})`
+    : "Target: any culture (or one named in the description)";
+  $("#cc-query").replaceChildren(queryCard, el("p", { class: "meta", id: "cc-target" },
+    target + (res.alignment ? ` · alignment: ${res.alignment}` : "")));
+  const list = $("#cc-results"); list.replaceChildren();
+  for (const r of res.results) {
+    const card = trackCard(r);
+    card.insertBefore(el("span", { class: "score" }, `score ${r.score.toFixed(3)}`), card.children[1]);
+    card.append(el("p", { class: "explanation" }, r.explanation));
+    list.append(el("li", { class: "result", "data-id": r.track_id }, card));
+  }
+  if (!res.results.length) list.append(el("li", { class: "hint" }, "no result"));
+}
+
+async function runSearch() {
+  clearError("#cc-error", "#cc-suggestions");
+  const culture = $("#cc-culture").value.trim();
+  const k = $("#cc-k").value || "10";
+  const pick = (name) => { $("#cc-culture").value = name; runSearch(); };
+  try {
+    if (ccMode === "text") {
+      const text = $("#cc-text").value.trim();
+      if (!text) throw new Error("Describe the music you are looking for first.");
+      const params = new URLSearchParams({ q: text, k });
+      if (culture) params.set("culture", culture);
+      status("searching…");
+      const res = await api(`/api/search-text?${params}`);
+      renderRecommendations(res, el("div", { class: "card" }, el("h3", {}, "Query"), el("p", {}, `“${text}”`)));
+    } else {
+      if (!ccTrack) throw new Error("Choose a song first: search for it above and click it.");
+      if (!culture) throw new Error("Type a target culture (a society, region, world region or alias).");
+      const params = new URLSearchParams({ track: ccTrack.id, culture, k, alignment: $("#cc-alignment").value });
+      status("recommending…");
+      const res = await api(`/api/recommend?${params}`);
+      renderRecommendations(res, trackCard(res.query, "Query"));
+    }
+    status(`${$("#cc-results").children.length} recommendations`);
+  } catch (err) { showError("#cc-error", "#cc-suggestions", err, pick); status("no recommendations"); }
+}
+$("#cc-run").addEventListener("click", runSearch);
+$("#cc-culture").addEventListener("keydown", (evt) => { if (evt.key === "Enter") runSearch(); });
+
+function setMode(mode) {
+  ccMode = mode;
+  document.querySelectorAll("#cc-modes .mode").forEach((b) => b.classList.toggle("active", b.dataset.mode === mode));
+  $("#cc-song-form").hidden = mode !== "song";
+  $("#cc-text-form").hidden = mode !== "text";
+  $("#cc-alignment-label").hidden = mode !== "song";
+  clearError("#cc-error", "#cc-suggestions");
+}
+$("#cc-mode-song").addEventListener("click", () => setMode("song"));
+
+async function openTrack(id) {
+  showView("explorer");
+  await expand("Track", id, { reset: true }).catch(fail);
+}
+
+// --- embedding map --------------------------------------------------------------------------
+const embeddings = {};
+let embeddingClicks = false;
+async function loadEmbedding() {
+  const space = $("#em-space").value;
+  status(`loading ${space}…`);
+  const [Plotly, data] = await Promise.all([loadPlotly(),
+    embeddings[space] ? Promise.resolve(embeddings[space]) : api(`/api/embeddings/${space}`)]);
+  embeddings[space] = data;
+  const gd = $("#em-plot");
+  if (!data.points.length) {
+    Plotly.purge(gd);
+    $("#em-info").textContent = data.message;
+    status("no points"); return;
+  }
+  const by = $("#em-colour").value;
+  const groups = new Map();
+  for (const p of data.points) {
+    if (!groups.has(p[by])) groups.set(p[by], []);
+    groups.get(p[by]).push(p);
+  }
+  const keys = [...groups.keys()].sort((a, b) => (a === "unknown") - (b === "unknown") || a.localeCompare(b));
+  const colours = categoryColours(keys);
+  const traces = keys.map((k) => ({
+    type: "scatter", mode: "markers", name: k,
+    x: groups.get(k).map((p) => p.x), y: groups.get(k).map((p) => p.y),
+    text: groups.get(k).map((p) => p.name), customdata: groups.get(k).map((p) => p.id),
+    hovertemplate: "%{text}<br>%{customdata}<extra>%{fullData.name}</extra>",
+    marker: { size: 7, color: colours.get(k), opacity: 0.8 },
+  }));
+  const pct = (v) => `${(100 * v).toFixed(1)}%`;
+  await Plotly.react(gd, traces, {
+    title: { text: `${data.title}: PCA of ${data.points.length} songs (${data.dim} dimensions)` },
+    xaxis: { title: { text: `PC1 (${pct(data.explained[0])} of the variance)` }, zeroline: false },
+    yaxis: { title: { text: `PC2 (${pct(data.explained[1])})` }, zeroline: false },
+    legend: { title: { text: by === "culture" ? "HRAF region" : "function" }, font: { size: 10 } },
+    hovermode: "closest", margin: { t: 50 },
+  }, PLOT_CONFIG);
+  if (!embeddingClicks) {
+    embeddingClicks = true;
+    gd.on("plotly_click", (ev) => { if (ev.points.length) openTrack(ev.points[0].customdata); });
+  }
+  $("#em-info").textContent = `${data.points.length} songs; coloured by ${by === "culture" ? "HRAF region" : "function"} (${keys.length} groups).`;
+  status(`${data.points.length} points`);
+}
+$("#em-space").addEventListener("change", () => loadEmbedding().catch(fail));
+$("#em-colour").addEventListener("change", () => loadEmbedding().catch(fail));
+
+// --- alignment ------------------------------------------------------------------------------
+let alignmentShown = false;
+function functionText(t) {
+  return t.function ?? (t.predicted_function ? `${t.predicted_function.name}? (predicted)` : "not public");
+}
+async function runAlignment() {
+  clearError("#al-error", "#al-suggestions");
+  const params = new URLSearchParams({ source: $("#al-source").value.trim(), target: $("#al-target").value.trim(),
+    method: $("#al-method").value });
+  status("computing the transport plan…");
+  try {
+    const [Plotly, res] = await Promise.all([loadPlotly(), api(`/api/alignment?${params}`)]);
+    const rows = res.rows.map((t) => t.title); const cols = res.cols.map((t) => t.title);
+    await Plotly.react($("#al-heatmap"), [{
+      type: "heatmap", z: res.plan, x: cols, y: rows, colorscale: "Viridis",
+      hovertemplate: "%{y}<br>→ %{x}<br>mass %{z:.4f}<extra></extra>", colorbar: { title: { text: "mass" } },
+    }], {
+      title: { text: `Transport plan (${res.method}): ${res.source.name} → ${res.target.name}` },
+      xaxis: { tickfont: { size: 9 }, automargin: true }, yaxis: { tickfont: { size: 9 }, automargin: true, autorange: "reversed" },
+      margin: { t: 50 },
+    }, PLOT_CONFIG);
+    $("#al-summary").textContent = `${rows.length} × ${cols.length} songs; ` +
+      `${(100 * res.same_function).toFixed(0)}% of the plan's mass couples songs of the same (public or predicted) function.`;
+    const table = el("table", { id: "al-pairs" }, el("tr", {}, ...["#", `${res.source.name} song`, "function",
+      `${res.target.name} song`, "function", "share of mass"].map((h) => el("th", {}, h))));
+    res.pairs.forEach((p, i) => {
+      const a = res.rows[p.source]; const b = res.cols[p.target];
+      const same = functionText(a).replace("? (predicted)", "") === functionText(b).replace("? (predicted)", "");
+      table.append(el("tr", { class: same ? "same" : "" }, el("td", {}, i + 1),
+        el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTrack(a.track_id); } }, a.title)),
+        el("td", {}, functionText(a)),
+        el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); openTrack(b.track_id); } }, b.title)),
+        el("td", {}, functionText(b)), el("td", {}, `${(100 * p.share).toFixed(1)}%`)));
+    });
+    $("#al-table").replaceChildren(el("h3", {}, "Most strongly coupled songs"), table);
+    status(`plan ${rows.length} × ${cols.length}`);
+  } catch (err) {
+    const pick = (box) => (name) => { $(box).value = name; runAlignment(); };
+    // a suggestion replaces whichever culture the server could not resolve
+    const bad = err.message.match(/unknown culture '([^']*)'/);
+    const box = bad && bad[1] === $("#al-target").value.trim() ? "#al-target" : "#al-source";
+    showError("#al-error", "#al-suggestions", err, pick(box));
+    status("no plan");
+  }
+}
+$("#al-run").addEventListener("click", runAlignment);
+
+// --- metrics --------------------------------------------------------------------------------
+async function loadMetrics() {
+  const m = await api("/api/metrics");
+  const msg = $("#metrics-message"); const box = $("#metrics-charts");
+  if (!m.available) {
+    msg.textContent = m.message; msg.className = "warning";
+    box.replaceChildren(); status("no metrics report"); return;
+  }
+  msg.className = "hint";
+  msg.textContent = `From ${m.path}${m.generated ? `, generated ${m.generated}` : ""}.`;
+  const Plotly = await loadPlotly();
+  const methods = Object.keys(m.methods);
+  box.replaceChildren();
+  for (const metric of m.metrics) {
+    const div = el("div", { class: "chart", id: `metric-${metric.key}` });
+    box.append(div);
+    const values = methods.map((n) => m.methods[n][metric.key] ?? null);
+    const trace = { type: "bar", name: metric.title, x: methods, y: values,
+      marker: { color: methods.map((n, i) => PALETTE[i % PALETTE.length]) }, showlegend: false };
+    if (metric.ci) {
+      const ci = methods.map((n) => m.methods[n][`${metric.key}_ci95`] ?? [null, null]);
+      trace.error_y = { type: "data", symmetric: false, array: ci.map((c, i) => c[1] - values[i]),
+        arrayminus: ci.map((c, i) => values[i] - c[0]) };
+    }
+    const traces = [trace];
+    if (metric.key === "function_share" && methods.some((n) => "chance" in m.methods[n])) {
+      trace.name = "function share"; trace.showlegend = true;
+      traces.push({ type: "bar", name: "chance", x: methods, y: methods.map((n) => m.methods[n].chance ?? null),
+        marker: { color: "#cbd5e1" } });
+    }
+    await Plotly.newPlot(div, traces, {
+      title: { text: `${metric.title}<br><sub>${metric.better}</sub>`, font: { size: 14 } },
+      barmode: "group", height: 320, margin: { t: 70, b: 80, l: 50, r: 10 }, legend: { orientation: "h" },
+    }, PLOT_CONFIG);
+  }
+  status(`${m.metrics.length} metrics for ${methods.length} methods`);
+}
+
 // --- start ----------------------------------------------------------------------------------
 api("/api/config").then((cfg) => {
   edgeTypes = cfg.edge_types;
@@ -228,6 +507,11 @@ api("/api/config").then((cfg) => {
     const input = el("input", { type: "checkbox", id: `edge-${t}` }); input.checked = on;
     input.addEventListener("change", applyEdgeFilter);
     box.append(el("label", {}, input, ` ${t}`));
+  }
+  if (cfg.text_search) {  // the text-query mode exists only where recsys.text is installed
+    const tab = el("button", { class: "mode", "data-mode": "text", id: "cc-mode-text", onclick: () => setMode("text") },
+      "By description");
+    $("#cc-modes").append(tab);
   }
   status("ready");
 }).catch(fail);
