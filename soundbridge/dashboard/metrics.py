@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-from kg.config import DEFAULT_HOME, HOME_ENV
+from kg.config import soundbridge_home
 
 __all__ = ["METRICS", "REPORT", "dashboard_home", "read_metrics"]
 
@@ -45,8 +44,8 @@ METRICS: dict[str, tuple[str, str]] = {
 
 
 def dashboard_home() -> Path:
-    """``SOUNDBRIDGE_HOME`` as :meth:`kg.config.Neo4jSettings.from_env` reads it."""
-    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().absolute()
+    """``SOUNDBRIDGE_HOME`` (:func:`kg.config.soundbridge_home`), made absolute."""
+    return soundbridge_home().absolute()
 
 
 def _missing(path: Path, why: str) -> dict[str, Any]:
