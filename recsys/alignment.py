@@ -14,7 +14,7 @@ each cloud plus the cross cost; computed per query, not cached).
 
 Examples:
     >>> import numpy as np
-    >>> X = np.array([[0.0, 0], [1, 0], [10, 0], [11, 0]])
+    >>> X = np.array([[0.0, 0], [1, 0], [0.1, 0], [1.1, 0]])
     >>> al = CultureAligner(method="sinkhorn", reg=0.01).fit(X)
     >>> w = al.transport(X[1], "A", np.array([0, 1]), "B", np.array([2, 3]))
     >>> w.anchors.tolist(), np.round(w.weights, 2).tolist()
@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
 from recsys import ot as otm
-from recsys.base import NotFittedError
+from recsys.base import Estimator, NotFittedError
 
 __all__ = ["CultureAligner", "Coupling", "METHODS"]
 
@@ -61,7 +61,7 @@ class _Plan:
     scale: float
 
 
-class CultureAligner:
+class CultureAligner(Estimator):
     """Entropic OT between per-culture clouds of track embeddings, cached per culture pair.
 
     Args:
@@ -91,16 +91,6 @@ class CultureAligner:
         self.max_points = max_points
         self.cache_size = cache_size
         self.seed = seed
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            k: getattr(self, k)
-            for k in ("method", "reg", "reg_m", "alpha", "max_points", "cache_size", "seed")
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"CultureAligner({args})"
 
     def fit(self, X: np.ndarray) -> Self:
         """Remember the embedding and start an empty plan cache.

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from loaders.errors import SoundbridgeError
 
-__all__ = ["NotFittedError", "Recommender", "top_k"]
+__all__ = ["Estimator", "NotFittedError", "Recommender", "top_k"]
 
 
 class NotFittedError(SoundbridgeError):
@@ -71,7 +71,24 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.take_along_axis(scores, ids, axis=1).astype(np.float32)
 
 
-class Recommender(ABC):
+class Estimator:
+    """scikit-learn's estimator plumbing: ``get_params`` from ``__init__``'s signature, a repr."""
+
+    def get_params(self) -> dict[str, Any]:
+        """The hyper-parameters given to ``__init__``, by name."""
+        names = [
+            p
+            for p in inspect.signature(type(self).__init__).parameters
+            if p not in ("self", "args", "kwargs")
+        ]
+        return {n: getattr(self, n) for n in names}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Recommender(Estimator, ABC):
     """Base class of every soundbridge recommender (implicit's ``RecommenderBase`` contract).
 
     Subclasses define ``__init__`` with keyword hyper-parameters stored under the same names,
@@ -91,20 +108,6 @@ class Recommender(ABC):
             Recommender._registry[cls.__name__] = cls
 
     # -- estimator plumbing -------------------------------------------------------------------
-
-    def get_params(self) -> dict[str, Any]:
-        """The hyper-parameters given to ``__init__``, by name."""
-        names = [
-            p
-            for p in inspect.signature(type(self).__init__).parameters
-            if p not in ("self", "args", "kwargs")
-        ]
-        return {n: getattr(self, n) for n in names}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     @property
     def is_fitted(self) -> bool:
         """Whether :meth:`fit` (or :meth:`load`) has run."""

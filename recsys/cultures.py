@@ -16,8 +16,8 @@ Examples:
     ... ], aliases={"andean": ("Andean", ("HRAF-ca",), "the highlands")})
     >>> tree.resolve("andean").ids, tree.resolve("cusc1236").name
     (('HRAF-ca',), 'Cusco Quechua')
-    >>> sorted(tree.societies_of(("WR-sa",)))
-    ['CCMCcusc1236']
+    >>> sorted(tree.societies_of(("WR-sa",)))  # the culture and everything below it
+    ['CCMCcusc1236', 'HRAF-ca', 'WR-sa']
     >>> tree.ancestor("CCMCcusc1236", "region")
     'HRAF-ca'
 """

@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from recsys.base import NotFittedError
+from recsys.base import Estimator, NotFittedError
 
 __all__ = ["FunctionModel", "label_distribution"]
 
@@ -40,7 +40,7 @@ def _svm(C: float, seed: int) -> Any:
     )
 
 
-class FunctionModel:
+class FunctionModel(Estimator):
     """Behavioural-context posterior from audio factors (+ MIRtoolbox features when present).
 
     Args:
@@ -51,12 +51,6 @@ class FunctionModel:
     def __init__(self, C: float = 1.0, seed: int = 0) -> None:
         self.C = C
         self.seed = seed
-
-    def get_params(self) -> dict[str, Any]:
-        return {"C": self.C, "seed": self.seed}
-
-    def __repr__(self) -> str:
-        return f"FunctionModel(C={self.C!r}, seed={self.seed!r})"
 
     def fit(self, X: np.ndarray, y: np.ndarray, mir: np.ndarray | None = None) -> Self:
         """Fit on the rows whose label is not ``""``.
@@ -71,7 +65,7 @@ class FunctionModel:
         classes = sorted(set(y[known]))
         if len(classes) < 2:
             raise ValueError("FunctionModel needs labelled tracks of at least two functions")
-        self.classes_ = tuple(classes)
+        self.classes_ = tuple(str(c) for c in classes)
         yi = np.searchsorted(np.array(classes), y[known])
         self.prior_ = np.bincount(yi, minlength=len(classes)) / len(yi)
         self.factors_ = _svm(self.C, self.seed).fit(X[known], yi)

@@ -17,13 +17,13 @@ of ``m`` points with weights ``b``; a plan ``G`` of shape ``(n, m)`` couples the
 
 Examples:
     >>> import numpy as np
-    >>> xs = np.array([[0.0], [1.0]]); xt = np.array([[10.0], [11.0]])
+    >>> xs = np.array([[0.0], [1.0]]); xt = np.array([[0.1], [1.1]])
     >>> G = sinkhorn_plan(xs, xt, reg=0.01)
-    >>> np.round(G * 2, 3)  # order is kept: 0 -> 10, 1 -> 11
+    >>> np.round(G * 2, 3)  # order is kept: 0 -> 0.1, 1 -> 1.1
     array([[1., 0.],
            [0., 1.]])
     >>> barycentric_map(G, xt).round(3).ravel().tolist()
-    [10.0, 11.0]
+    [0.1, 1.1]
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import numpy as np
 
 from loaders.errors import SoundbridgeError
 from recsys.alignment import METHODS, Coupling, CultureAligner
-from recsys.base import NotFittedError
+from recsys.base import Estimator, NotFittedError
 from recsys.catalogue import TrackCatalogue, catalogue_stamp, load_catalogue
 from recsys.cultures import ResolvedCulture
 from recsys.functions import FunctionModel, label_distribution
@@ -92,7 +92,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-class CrossCulturalRecommender:
+class CrossCulturalRecommender(Estimator):
     """Recommend tracks of a target culture that do and feel like a query track.
 
     Args:
@@ -127,14 +127,6 @@ class CrossCulturalRecommender:
         self.max_points = max_points
         self.function_model = function_model
         self.seed = seed
-
-    def get_params(self) -> dict[str, Any]:
-        keys = ("alignment", "weight", "affect_weight", "affect_scale", "reg", "reg_m")
-        return {k: getattr(self, k) for k in (*keys, "max_points", "function_model", "seed")}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"CrossCulturalRecommender({args})"
 
     # ------------------------------------------------------------------ fitting
     def fit(

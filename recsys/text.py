@@ -50,7 +50,7 @@ import numpy as np
 
 from kg.config import DEFAULT_HOME, HOME_ENV
 from recsys import queries
-from recsys.base import NotFittedError
+from recsys.base import Estimator, NotFittedError
 from recsys.catalogue import TrackCatalogue
 from recsys.cultures import CultureTree, ResolvedCulture
 from recsys.similar import (
@@ -289,7 +289,7 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 
 
 # ---------------------------------------------------------------------------------- estimator
-class TextMusicEmbedding:
+class TextMusicEmbedding(Estimator):
     """A joint text–music space over a fitted :class:`CrossCulturalRecommender`'s catalogue.
 
     Args:
@@ -341,13 +341,6 @@ class TextMusicEmbedding:
 
     _HYPER = ("dim", "hidden", "epochs", "batch_size", "lr", "weight_decay", "temperature",
               "dropout", "swap", "function_weight", "seed")  # fmt: skip
-
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (*self._HYPER, "cache", "encoder")}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._HYPER)
-        return f"TextMusicEmbedding({args})"
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self.encoder is not None:
