@@ -19,6 +19,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,7 +132,15 @@ class TrackCatalogue:
     def tracks_of(self, culture_ids: tuple[str, ...]) -> np.ndarray:
         """Rows of the tracks at or below the given cultures, ascending."""
         members = self.tree.societies_of(culture_ids)
-        return np.flatnonzero(np.isin(self.cultures, list(members)))
+        societies, codes = self._society_codes
+        wanted = np.flatnonzero(np.isin(societies, list(members)))
+        return np.flatnonzero(np.isin(codes, wanted))
+
+    @functools.cached_property
+    def _society_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        # integer codes: np.isin of a million strings against a world region's societies ~0.3 s
+        societies, codes = np.unique(self.cultures, return_inverse=True)
+        return societies, codes
 
 
 def catalogue_stamp(driver: neo4j.Driver) -> str:

@@ -124,7 +124,7 @@ def unbalanced_plan(
     reg_m: float = 1.0,
     metric: str = "sqeuclidean",
     cost: np.ndarray | None = None,
-    max_iter: int = 2000,
+    max_iter: int = 500,
 ) -> np.ndarray:
     """Entropic unbalanced OT plan: marginals enforced by a KL penalty of strength ``reg_m``.
 
@@ -148,7 +148,7 @@ def unbalanced_plan(
             m,
             reg,
             reg_m,
-            method="sinkhorn_stabilized",
+            method="sinkhorn",
             numItermax=max_iter,
         )
     )
