@@ -177,6 +177,7 @@ class CrossCulturalRecommender(Estimator):
         rng = np.random.default_rng(self.seed)
         a, b = rng.integers(0, len(zs), (2, min(20000, len(zs) * 4)))
         self.style_median_ = float(np.median(np.linalg.norm(zs[a] - zs[b], axis=1))) or 1.0
+        catalogue.tracks_of(())  # builds the culture codes now, not in the first query
         self.aligners_: dict[str, CultureAligner] = {}
         self._rows: dict[tuple[str, ...], np.ndarray] = {}
         self._lock = threading.Lock()
