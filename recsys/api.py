@@ -152,8 +152,8 @@ def _recommend_in_culture(
         driver = _default_driver()
     read = neo4j.RoutingControl.READ
     rows, _, _ = driver.execute_query(queries.CULTURE_TREE, routing_=read)
-    culture = CultureTree.from_rows([dict(r) for r in rows]).resolve(target_culture)
-    members = CultureTree.from_rows([dict(r) for r in rows]).societies_of(culture.ids)
+    tree = CultureTree.from_rows([dict(r) for r in rows])
+    members = tree.societies_of(tree.resolve(target_culture).ids)
     found, _, _ = driver.execute_query(
         queries.ARTISTS_OF_CULTURES, ids=sorted(members), min_count=3, routing_=read
     )
