@@ -23,6 +23,7 @@ Examples:
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Self
@@ -104,6 +105,7 @@ class CultureAligner(Estimator):
             raise ValueError("reg and reg_m must be positive and max_points at least 2")
         self.X_ = np.asarray(X, dtype=np.float64)
         self.plans_: OrderedDict[tuple[str, str], _Plan] = OrderedDict()
+        self._lock = threading.Lock()  # the dashboard serves requests from several threads
         return self
 
     def _check(self) -> None:
@@ -133,10 +135,11 @@ class CultureAligner(Estimator):
     ) -> _Plan:
         self._check()
         key = (source, target)
-        hit = self.plans_.get(key)
-        if hit is not None:
-            self.plans_.move_to_end(key)
-            return hit
+        with self._lock:
+            hit = self.plans_.get(key)
+            if hit is not None:
+                self.plans_.move_to_end(key)
+                return hit
         s = self.anchors(source, source_rows)
         t = self.anchors(target, target_rows)
         if len(s) == 0 or len(t) == 0:
@@ -151,9 +154,10 @@ class CultureAligner(Estimator):
         else:  # sinkhorn; fgw plans for display use the balanced plan too
             g = otm.sinkhorn_plan(self.X_[s], self.X_[t], cost=cost, reg=self.reg)
         p = _Plan(s, t, g, otm.target_log_potential(g, cost, self.reg), scale)
-        self.plans_[key] = p
-        if len(self.plans_) > self.cache_size:
-            self.plans_.popitem(last=False)
+        with self._lock:
+            self.plans_[key] = p
+            if len(self.plans_) > self.cache_size:
+                self.plans_.popitem(last=False)
         return p
 
     def transport(

@@ -213,7 +213,8 @@ class CrossCulturalRecommender(Estimator):
         hit = self._rows.get(key)
         if hit is None:
             hit = self.catalogue_.tracks_of(key)
-            self._rows[key] = hit
+            with self._lock:
+                self._rows[key] = hit
         return hit
 
     def source_culture(self, row: int, level: str) -> tuple[str, np.ndarray]:

@@ -248,3 +248,18 @@ def test_cross_cultural_evaluation_prefers_the_function_model(tmp_path) -> None:
     text = report.read_text()
     assert "| unaligned |" in text and (tmp_path / "plan_0.png").is_file()
     assert (tmp_path / "metrics.json").is_file()
+
+
+def test_concurrent_queries_share_the_caches_safely() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    m = CrossCulturalRecommender().fit(_catalogue(seed=3))
+    queries = [(f"S-A{i % 4}-t{j:02d}", c) for i in range(4) for j in range(12)
+               for c in ("Beta Coast", "Beta Plains", "Beta World")]  # fmt: skip
+    expected = [[r.track_id for r in m.recommend_similar(q, c, k=5)] for q, c in queries]
+    fresh = CrossCulturalRecommender().fit(_catalogue(seed=3))
+    with ThreadPoolExecutor(8) as pool:
+        got = list(
+            pool.map(lambda a: [r.track_id for r in fresh.recommend_similar(*a, k=5)], queries)
+        )
+    assert got == expected
