@@ -77,6 +77,19 @@ def _weights(w: np.ndarray | None, n: int) -> np.ndarray:
     return w / w.sum()
 
 
+def _problem(
+    xs: np.ndarray,
+    xt: np.ndarray,
+    a: np.ndarray | None,
+    b: np.ndarray | None,
+    metric: str,
+    cost: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cost matrix and both weight vectors of a transport problem."""
+    m = cost_matrix(xs, xt, metric) if cost is None else np.asarray(cost, dtype=np.float64)
+    return m, _weights(a, m.shape[0]), _weights(b, m.shape[1])
+
+
 def _quiet(fn, *args, **kwargs):
     # POT warns when it stops at numItermax; the plan is still the best iterate and usable.
     with warnings.catch_warnings():
@@ -107,8 +120,7 @@ def sinkhorn_plan(
     Returns:
         The plan ``(n, m)``; rows sum to ``a``, columns to ``b``.
     """
-    m = cost_matrix(xs, xt, metric) if cost is None else np.asarray(cost, dtype=np.float64)
-    a_, b_ = _weights(a, m.shape[0]), _weights(b, m.shape[1])
+    m, a_, b_ = _problem(xs, xt, a, b, metric, cost)
     return np.asarray(
         _quiet(ot.sinkhorn, a_, b_, m, reg, method="sinkhorn_log", numItermax=max_iter)
     )
@@ -138,8 +150,7 @@ def unbalanced_plan(
     Returns:
         The plan ``(n, m)`` (its marginals approximate ``a`` and ``b``).
     """
-    m = cost_matrix(xs, xt, metric) if cost is None else np.asarray(cost, dtype=np.float64)
-    a_, b_ = _weights(a, m.shape[0]), _weights(b, m.shape[1])
+    m, a_, b_ = _problem(xs, xt, a, b, metric, cost)
     return np.asarray(
         _quiet(
             ot.unbalanced.sinkhorn_unbalanced,
