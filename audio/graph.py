@@ -12,13 +12,9 @@ import neo4j
 import numpy as np
 
 from audio import queries
-from audio.errors import AudioError
+from kg.errors import UnknownCultureError
 
 __all__ = ["UnknownCultureError", "store_factors", "find_culture", "add_track"]
-
-
-class UnknownCultureError(AudioError):
-    """``--culture`` names no Culture node, or several."""
 
 
 def store_factors(

@@ -8,9 +8,11 @@ until it answers; the latter never fixes itself).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from loaders.errors import SoundbridgeError
 
-__all__ = ["DatabaseError", "DatabaseUnavailableError", "DatabaseAuthError"]
+__all__ = ["DatabaseError", "DatabaseUnavailableError", "DatabaseAuthError", "UnknownCultureError"]
 
 
 class DatabaseError(SoundbridgeError):
@@ -26,3 +28,12 @@ class DatabaseUnavailableError(DatabaseError):
 
 class DatabaseAuthError(DatabaseError):
     """A Neo4j server answers but refuses the configured user and password."""
+
+
+class UnknownCultureError(SoundbridgeError):
+    """A culture name or id that matches no Culture node (or several); ``suggestions`` lists the
+    closest known names when the caller could find some."""
+
+    def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = list(suggestions)

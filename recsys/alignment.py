@@ -144,15 +144,12 @@ class CultureAligner(Estimator):
         t = self.anchors(target, target_rows)
         if len(s) == 0 or len(t) == 0:
             raise ValueError(f"cannot align {source!r} with {target!r}: a culture has no tracks")
-        raw = otm.ot.dist(self.X_[s], self.X_[t])
-        scale = float(raw.mean()) or 1.0
-        cost = raw / scale
+        xs, xt = self.X_[s], self.X_[t]
+        cost, scale = otm.cost_and_scale(xs, xt)
         if self.method == "unbalanced":
-            g = otm.unbalanced_plan(
-                self.X_[s], self.X_[t], cost=cost, reg=self.reg, reg_m=self.reg_m
-            )
+            g = otm.unbalanced_plan(xs, xt, cost=cost, reg=self.reg, reg_m=self.reg_m)
         else:  # sinkhorn; fgw plans for display use the balanced plan too
-            g = otm.sinkhorn_plan(self.X_[s], self.X_[t], cost=cost, reg=self.reg)
+            g = otm.sinkhorn_plan(xs, xt, cost=cost, reg=self.reg)
         p = _Plan(s, t, g, otm.target_log_potential(g, cost, self.reg), scale)
         with self._lock:
             self.plans_[key] = p

@@ -24,6 +24,7 @@ import recsys.lightgcn
 import recsys.mostpop  # noqa: F401  (registers every model class for Recommender.load)
 from loaders.errors import ConfigError, SoundbridgeError
 from recsys.base import Recommender
+from recsys.embedding import unit_rows
 from recsys.pipeline import artefacts_dir, load_interactions
 
 __all__ = [
@@ -143,7 +144,7 @@ def _recommend_in_culture(
     driver: neo4j.Driver | None,
 ) -> list[dict]:
     from recsys import queries
-    from recsys.cultures import CultureTree
+    from recsys.catalogue import read_culture_tree
     from recsys.ot import unbalanced_plan
 
     if driver is None:
@@ -151,8 +152,7 @@ def _recommend_in_culture(
 
         driver = _default_driver()
     read = neo4j.RoutingControl.READ
-    rows, _, _ = driver.execute_query(queries.CULTURE_TREE, routing_=read)
-    tree = CultureTree.from_rows([dict(r) for r in rows])
+    tree = read_culture_tree(driver)
     members = tree.societies_of(tree.resolve(target_culture).ids)
     found, _, _ = driver.execute_query(
         queries.ARTISTS_OF_CULTURES, ids=sorted(members), min_count=3, routing_=read
@@ -169,12 +169,7 @@ def _recommend_in_culture(
         return []
     weights = s.plays[u].data.astype(np.float64)
     vectors = _item_vectors(s.model)
-    hv = vectors[history] / np.maximum(
-        np.linalg.norm(vectors[history], axis=1, keepdims=True), 1e-12
-    )
-    cv = vectors[candidates] / np.maximum(
-        np.linalg.norm(vectors[candidates], axis=1, keepdims=True), 1e-12
-    )
+    hv, cv = unit_rows(vectors[history]), unit_rows(vectors[candidates])
     plan = unbalanced_plan(hv, cv, a=weights, cost=1.0 - hv @ cv.T, reg=0.05, reg_m=1.0)
     mass = plan.sum(axis=0)
     order = np.lexsort((s.item_ids[candidates], -mass))[:k]

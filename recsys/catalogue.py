@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import neo4j
 import numpy as np
@@ -36,7 +35,9 @@ __all__ = [
     "TrackCatalogue",
     "UnknownTrackError",
     "catalogue_stamp",
+    "count_tracks_with_factors",
     "load_catalogue",
+    "read_culture_tree",
 ]
 
 
@@ -153,6 +154,20 @@ def catalogue_stamp(driver: neo4j.Driver) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def count_tracks_with_factors(driver: neo4j.Driver) -> int:
+    """How many Track nodes carry audio factors (what the catalogue would hold)."""
+    records, _, _ = driver.execute_query(
+        queries.TRACKS_WITH_FACTORS, routing_=neo4j.RoutingControl.READ
+    )
+    return int(records[0]["n"])
+
+
+def read_culture_tree(driver: neo4j.Driver) -> CultureTree:
+    """The Culture tree as it is in the graph (names, levels, parents, Glottocodes)."""
+    rows, _, _ = driver.execute_query(queries.CULTURE_TREE, routing_=neo4j.RoutingControl.READ)
+    return CultureTree.from_rows([dict(r) for r in rows])
+
+
 def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:
     """Read the catalogue from the graph.
 
@@ -168,7 +183,6 @@ def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:
             "no Track node has audio factors (zc/zs/za): run `soundbridge build` or "
             "`soundbridge audio export-factors PATH` first"
         )
-    tree_rows, _, _ = driver.execute_query(queries.CULTURE_TREE, routing_=read)
     pairs, _, _ = driver.execute_query(queries.STYLE_SIMILAR_PAIRS, routing_=read)
     fnames, _, _ = driver.execute_query(queries.FUNCTION_NAMES, routing_=read)
     dims = (len(rows[0]["zc"]), len(rows[0]["zs"]), len(rows[0]["za"]))
@@ -188,7 +202,6 @@ def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:
     def col(key: str) -> np.ndarray:
         return np.array([r[key] or "" for r in rows], dtype=object).astype(str)
 
-    tree_data: list[dict[str, Any]] = [dict(r) for r in tree_rows]
     return TrackCatalogue(
         track_ids=col("id"),
         names=col("name"),
@@ -196,7 +209,7 @@ def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:
         functions=col("function"),
         factors=factors,
         dims=dims,
-        tree=CultureTree.from_rows(tree_data),
+        tree=read_culture_tree(driver),
         mir=mir,
         audio=col("audio"),
         style_similar=style,

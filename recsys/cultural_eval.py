@@ -34,6 +34,7 @@ import numpy as np
 from recsys import cultural_metrics as cm
 from recsys.catalogue import TrackCatalogue
 from recsys.cultures import ResolvedCulture
+from recsys.embedding import unit_rows
 from recsys.similar import CrossCulturalRecommender
 
 __all__ = [
@@ -85,7 +86,7 @@ def _mir_scorer(catalogue: TrackCatalogue) -> Scorer | None:
     ok = np.isfinite(m).all(axis=1)
     mu, sd = m[ok].mean(axis=0), m[ok].std(axis=0) + 1e-9
     z = np.where(ok[:, None], (m - mu) / sd, 0.0)
-    z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    z = unit_rows(z)
     return lambda q, rows, target: z[rows] @ z[q]
 
 

@@ -33,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from loaders.errors import SoundbridgeError
+from kg.culture import LEVELS
+from kg.errors import UnknownCultureError
+from recsys.embedding import unit_rows
 
 __all__ = [
     "LEVELS",
@@ -42,17 +44,6 @@ __all__ = [
     "UnknownCultureError",
     "load_aliases",
 ]
-
-#: Culture levels from the smallest up.
-LEVELS = ("society", "region", "world_region")
-
-
-class UnknownCultureError(SoundbridgeError):
-    """A culture name that resolves to nothing; the message lists the closest known ones."""
-
-    def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.suggestions = list(suggestions)
 
 
 @dataclass(frozen=True)
@@ -214,5 +205,4 @@ class CultureTree:
 def _embed(texts: tuple[str, ...]) -> np.ndarray:
     from gnn.features import embed_texts  # loads the sentence model on first use
 
-    v = np.asarray(embed_texts(list(texts)), dtype=np.float64)
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return unit_rows(np.asarray(embed_texts(list(texts)), dtype=np.float64))

@@ -6,10 +6,11 @@ import numpy as np
 
 from recsys.base import Recommender
 
-__all__ = ["EmbeddingRecommender"]
+__all__ = ["EmbeddingRecommender", "unit_rows"]
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero). Shapes: ``(n, d)`` → ``(n, d)``."""
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(n == 0, 1.0, n)
 
@@ -30,9 +31,9 @@ class EmbeddingRecommender(Recommender):
         return self.user_factors_[users] @ self.item_factors_.T
 
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        v = _unit(self.item_factors_)
+        v = unit_rows(self.item_factors_)
         return v[items] @ v.T
 
     def _user_similarity(self, users: np.ndarray) -> np.ndarray:
-        v = _unit(self.user_factors_)
+        v = unit_rows(self.user_factors_)
         return v[users] @ v.T

@@ -35,6 +35,7 @@ import ot
 
 __all__ = [
     "barycentric_map",
+    "cost_and_scale",
     "cost_matrix",
     "fused_gw_plan",
     "out_of_sample_row",
@@ -52,20 +53,28 @@ def uniform(n: int) -> np.ndarray:
     return np.full(n, 1.0 / n)
 
 
-def cost_matrix(xs: np.ndarray, xt: np.ndarray, metric: str = "sqeuclidean") -> np.ndarray:
-    """Ground cost between two clouds, scaled so that its mean is 1 (``reg`` is then unit-free).
+def cost_and_scale(
+    xs: np.ndarray, xt: np.ndarray, metric: str = "sqeuclidean"
+) -> tuple[np.ndarray, float]:
+    """Ground cost between two clouds divided by its mean (``reg`` is then unit-free), and that
+    mean (to put a new point's costs on the same scale).
 
     Args:
         xs: Shapes: ``(n, d)``. xt: ``(m, d)``.
         metric: any metric of :func:`ot.dist` (``"sqeuclidean"``, ``"euclidean"``, ``"cosine"``…).
 
     Returns:
-        ``(n, m)`` non-negative costs.
+        ``(n, m)`` non-negative costs and the scale (1.0 when every cost is 0).
     """
     m = ot.dist(np.asarray(xs, dtype=np.float64), np.asarray(xt, dtype=np.float64), metric=metric)
     m = np.maximum(m, 0.0)
-    scale = float(m.mean())
-    return m / scale if scale > 0 else m
+    scale = float(m.mean()) or 1.0
+    return m / scale, scale
+
+
+def cost_matrix(xs: np.ndarray, xt: np.ndarray, metric: str = "sqeuclidean") -> np.ndarray:
+    """:func:`cost_and_scale` without the scale. Shapes: ``(n, d)``, ``(m, d)`` → ``(n, m)``."""
+    return cost_and_scale(xs, xt, metric)[0]
 
 
 def _weights(w: np.ndarray | None, n: int) -> np.ndarray:

@@ -10,6 +10,7 @@ __all__ = [
     "CULTURE_TREE",
     "FUNCTION_NAMES",
     "STYLE_CODES",
+    "TRACKS_WITH_FACTORS",
     "STYLE_SIMILAR_PAIRS",
 ]
 
@@ -72,3 +73,6 @@ MATCH (c:Culture) WHERE c.style_codes IS NOT NULL
 RETURN c.id AS culture, c.style_codes AS codes
 ORDER BY culture
 """
+
+#: How many Track nodes carry audio factors.
+TRACKS_WITH_FACTORS = "MATCH (t:Track) WHERE t.za IS NOT NULL RETURN count(t) AS n"

@@ -36,6 +36,7 @@ from recsys.alignment import METHODS, Coupling, CultureAligner
 from recsys.base import Estimator, NotFittedError
 from recsys.catalogue import TrackCatalogue, catalogue_stamp, load_catalogue
 from recsys.cultures import ResolvedCulture
+from recsys.embedding import unit_rows
 from recsys.functions import FunctionModel, label_distribution
 
 __all__ = [
@@ -87,10 +88,6 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
         return asdict(self)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class CrossCulturalRecommender(Estimator):
@@ -171,7 +168,7 @@ class CrossCulturalRecommender(Estimator):
         self.function_model_ = fm
         self.predicted_ = predicted
         self.distribution_ = label_distribution(labels, fm.classes_, predicted)
-        self.za_ = _unit(catalogue.za.astype(np.float64))
+        self.za_ = unit_rows(catalogue.za.astype(np.float64))
         self.embedding_ = np.hstack([np.sqrt(self.distribution_), self.affect_scale * self.za_])
         zs = catalogue.zs.astype(np.float64)
         rng = np.random.default_rng(self.seed)

@@ -53,6 +53,7 @@ from recsys import queries
 from recsys.base import Estimator, NotFittedError
 from recsys.catalogue import TrackCatalogue
 from recsys.cultures import CultureTree, ResolvedCulture
+from recsys.embedding import unit_rows
 from recsys.similar import (
     CrossCulturalRecommender,
     EmptyCultureError,
@@ -278,7 +279,7 @@ def _minilm(texts: Sequence[str], cache: Path | None) -> np.ndarray:
         from gnn.features import embed_texts
 
         vectors = np.asarray(embed_texts(missing, cache=cache), dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = unit_rows(vectors)
         with _MEMO_LOCK:
             _MEMO.update(zip(missing, vectors, strict=True))
     with _MEMO_LOCK:
@@ -345,7 +346,7 @@ class TextMusicEmbedding(Estimator):
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self.encoder is not None:
             x = np.asarray(self.encoder(list(texts)), dtype=np.float32)
-            return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            return unit_rows(x)
         return _minilm(texts, self.cache)
 
     def _heads(self, audio_in: int, text_in: int) -> tuple[Any, Any]:

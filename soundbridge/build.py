@@ -21,13 +21,22 @@ from typing import Any
 
 import neo4j
 
-from kg.config import Neo4jSettings
+from kg.config import Neo4jSettings, soundbridge_home
 from kg.ingest import SOURCES, ingest
 from kg.stats import graph_counts
 from loaders.config import data_root
 from loaders.errors import ConfigError
 
-__all__ = ["STEPS", "Step", "StepResult", "run_build"]
+__all__ = [
+    "AUDIO_RUN",
+    "CROSSCULTURAL_REPORT",
+    "STEPS",
+    "Step",
+    "StepResult",
+    "cross_cultural_evaluation",
+    "run_build",
+    "validation_societies",
+]
 
 
 @dataclass(frozen=True)
@@ -81,10 +90,52 @@ def _recommenders_present(driver: neo4j.Driver) -> bool:
     return (artefacts_dir() / "model.npz").is_file()
 
 
-def _audio_run() -> Path:
-    from kg.config import soundbridge_home
+#: Where the pipeline keeps things under ``$SOUNDBRIDGE_HOME``: the default audio run, and the
+#: cross-cultural evaluation report (which the dashboard's metrics view reads).
+AUDIO_RUN = Path("audio") / "default"
+CROSSCULTURAL_REPORT = Path("reports") / "crosscultural"
 
-    return soundbridge_home() / "audio" / "default"
+
+def _audio_run() -> Path:
+    return soundbridge_home() / AUDIO_RUN
+
+
+def validation_societies(run: Path) -> list[str]:
+    """The societies the audio run held out from every supervised loss (its ``split.json``).
+
+    Raises:
+        ConfigError: the run has no ``split.json`` (no trained audio model there).
+    """
+    split = run / "split.json"
+    if not split.is_file():
+        raise ConfigError(
+            f"{split} not found: the validation societies are those the audio model held out. "
+            "Train it first (`soundbridge audio train` or `soundbridge build`) or pass --audio-run"
+        )
+    return list(json.loads(split.read_text())["held_out_societies"])
+
+
+def cross_cultural_evaluation(
+    driver: neo4j.Driver,
+    *,
+    audio_run: Path | None = None,
+    out: Path | None = None,
+    **options: Any,
+) -> tuple[Any, Path]:
+    """Run :func:`recsys.cultural_eval.evaluate_cross_cultural` on the graph's catalogue with the
+    audio run's validation societies and write the report (default folder:
+    ``$SOUNDBRIDGE_HOME/reports/crosscultural``). ``options`` go to the evaluation.
+
+    Returns:
+        The evaluation and the report's path.
+    """
+    from recsys.catalogue import load_catalogue
+    from recsys.cultural_eval import evaluate_cross_cultural, write_cross_cultural_report
+
+    held = validation_societies(audio_run or _audio_run())
+    ev = evaluate_cross_cultural(load_catalogue(driver), held, **options)
+    report = write_cross_cultural_report(ev, out or soundbridge_home() / CROSSCULTURAL_REPORT)
+    return ev, report
 
 
 def _audio_inputs() -> list[Path]:
@@ -107,33 +158,19 @@ def _run_audio(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
 
 
 def _factors_present(driver: neo4j.Driver) -> bool:
-    from recsys.catalogue import catalogue_stamp
+    from recsys.catalogue import count_tracks_with_factors
 
-    records, _, _ = driver.execute_query(
-        "MATCH (t:Track) WHERE t.za IS NOT NULL RETURN count(t) AS n"
-    )
-    return catalogue_stamp(driver) != "" and int(records[0]["n"]) > 0
+    return count_tracks_with_factors(driver) > 0
 
 
 def _run_alignment(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
-    import json as _json
-
-    from kg.config import soundbridge_home
-    from recsys.catalogue import load_catalogue
-    from recsys.cultural_eval import evaluate_cross_cultural, write_cross_cultural_report
-
-    split = _audio_run() / "split.json"
-    held = _json.loads(split.read_text())["held_out_societies"]
-    ev = evaluate_cross_cultural(load_catalogue(driver), held)
-    report = write_cross_cultural_report(ev, soundbridge_home() / "reports" / "crosscultural")
+    _, report = cross_cultural_evaluation(driver)
     log(f"alignment: report written to {report}")
     return report
 
 
 def _alignment_present(driver: neo4j.Driver) -> bool:
-    from kg.config import soundbridge_home
-
-    return (soundbridge_home() / "reports" / "crosscultural" / "metrics.json").is_file()
+    return (soundbridge_home() / CROSSCULTURAL_REPORT / "metrics.json").is_file()
 
 
 STEPS: list[Step] = [

@@ -45,7 +45,9 @@ def _data_option(f):  # type: ignore[no-untyped-def]
 
 
 def _resolve_run(run_dir: Path | None) -> Path:
-    return run_dir if run_dir is not None else _home() / "audio" / "default"
+    from soundbridge.build import AUDIO_RUN
+
+    return run_dir if run_dir is not None else _home() / AUDIO_RUN
 
 
 def _load_run(run_dir: Path):  # type: ignore[no-untyped-def]

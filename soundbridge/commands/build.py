@@ -80,20 +80,17 @@ def demo() -> None:
         _demo_similar(driver)
 
 
-def _demo_similar(driver) -> None:  # type: ignore[no-untyped-def]
+def _demo_similar(driver: neo4j.Driver) -> None:
     from recsys.similar import served_catalogue
 
     model = served_catalogue(driver)
     cat = model.catalogue_
-    ewe = cat.tree.resolve("Ewe").ids
-    songs = [
-        t for t, c in zip(cat.track_ids.tolist(), cat.cultures.tolist(), strict=True) if c in ewe
-    ]
-    if not songs:
+    rows = model.rows(cat.tree.resolve("Ewe").ids)
+    if len(rows) == 0:
         raise click.ClickException("no Ewe song with audio factors in the graph")
-    q = cat.index(songs[0])
-    click.echo(f"\n== Songs like the Ewe song {songs[0]} ({cat.names[q]}) from the Central Andes")
-    for rank, r in enumerate(model.recommend_similar(songs[0], "Central Andes", 5), 1):
+    song = str(cat.track_ids[rows[0]])
+    click.echo(f"\n== Songs like the Ewe song {song} ({cat.names[rows[0]]}) from the Central Andes")
+    for rank, r in enumerate(model.recommend_similar(song, "Central Andes", 5), 1):
         fn = f" [{r.function}]" if r.function else ""
         click.echo(f"{rank}. {r.track_id}  {r.culture_name}{fn}  score {r.score:.3f}")
         click.echo(f"   {r.explanation}")

@@ -185,24 +185,11 @@ def cross_evaluate_cmd(
     alignments: tuple[str, ...],
 ) -> None:
     """Evaluate cross-cultural recommendation; write a Markdown report with plots."""
-    from kg.config import Neo4jSettings, soundbridge_home
-    from kg.connection import connect
-    from loaders.errors import ConfigError
-    from recsys.catalogue import load_catalogue
-    from recsys.cultural_eval import evaluate_cross_cultural, write_cross_cultural_report
-
-    home = soundbridge_home()
-    run = audio_run or home / "audio" / "default"
-    split = run / "split.json"
-    if not split.is_file():
-        raise ConfigError(
-            f"{split} not found: the validation societies are those the audio model held out. "
-            "Train it first (`soundbridge audio train` or `soundbridge build`) or pass --audio-run"
-        )
-    held = json.loads(split.read_text())["held_out_societies"]
-    with connect(Neo4jSettings.from_env()) as driver:
-        catalogue = load_catalogue(driver)
     from tqdm import tqdm
+
+    from kg.config import Neo4jSettings
+    from kg.connection import connect
+    from soundbridge.build import cross_cultural_evaluation
 
     bar = tqdm(total=0, desc="query-region pairs", unit="pair", disable=None)
 
@@ -210,12 +197,12 @@ def cross_evaluate_cmd(
         bar.total = total
         bar.update(done - bar.n)
 
-    ev = evaluate_cross_cultural(
-        catalogue, held, k=k, n_targets=targets, seed=seed, alignments=alignments,
-        progress=progress,
-    )  # fmt: skip
+    with connect(Neo4jSettings.from_env()) as driver:
+        ev, report = cross_cultural_evaluation(
+            driver, audio_run=audio_run, out=out, k=k, n_targets=targets, seed=seed,
+            alignments=alignments, progress=progress,
+        )  # fmt: skip
     bar.close()
-    report = write_cross_cultural_report(ev, out or home / "reports" / "crosscultural")
     for name, m in ev.methods.items():
         click.echo(
             f"{name:<22} share {m['function_share']:.3f} ({m['ratio_to_chance']:.2f}x chance "

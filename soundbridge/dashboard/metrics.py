@@ -26,17 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from kg.config import soundbridge_home
+from soundbridge.build import CROSSCULTURAL_REPORT
 
 __all__ = ["METRICS", "REPORT", "dashboard_home", "read_metrics"]
 
 #: Where the report lives under ``SOUNDBRIDGE_HOME``.
-REPORT = Path("reports") / "crosscultural" / "metrics.json"
+REPORT = CROSSCULTURAL_REPORT / "metrics.json"
 
 #: The metrics the view knows how to title, in display order: key → (title, what is better).
 #: ``chance`` is drawn inside the ``function_share`` chart, not on its own.
 METRICS: dict[str, tuple[str, str]] = {
     "minority_exposure": ("Minority exposure", "share of results from long-tail societies; higher"),
-    "calibration_kl": ("Calibration (KL divergence)", "function mix of results vs query; lower"),
+    "calibration_kl": (
+        "Calibration (KL divergence)",
+        "society mix of results vs the culture's; lower",
+    ),
     "serendipity": ("Serendipity", "relevant and unexpected; higher"),
     "function_share": ("Function share vs chance", "results serving the query's function; higher"),
     "ndcg": ("nDCG", "ranking of same-function results; higher"),
