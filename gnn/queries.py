@@ -14,7 +14,9 @@ __all__ = [
     "EMBEDDING_PROPERTY",
     "EXPERT_CONSTRAINTS",
     "TRACK_MIR",
+    "VECTOR_INDEX_DIMENSION",
     "create_vector_index",
+    "drop_vector_index",
     "set_embeddings",
     "vector_index_name",
 ]
@@ -78,3 +80,15 @@ def create_vector_index(label: str) -> str:
         "OPTIONS {indexConfig: {`vector.dimensions`: $dim, "
         "`vector.similarity_function`: 'cosine'}}"
     )
+
+
+#: The dimension of an existing vector index (``$name``); no row when there is none.
+VECTOR_INDEX_DIMENSION = (
+    "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name "
+    "RETURN options.indexConfig['vector.dimensions'] AS dim"
+)
+
+
+def drop_vector_index(label: str) -> str:
+    """Drop ``label``'s vector index (when the embedding size changed)."""
+    return f"DROP INDEX {vector_index_name(label)} IF EXISTS"

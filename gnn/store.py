@@ -53,8 +53,9 @@ def write_embeddings(
 ) -> dict[str, int]:
     """Set ``embedding`` on the nodes of ``labels`` and create their vector indexes.
 
-    Idempotent: a second run overwrites the same properties; the indexes are ``IF NOT EXISTS``
-    (drop one by hand if the dimension changes).
+    Idempotent: a second run overwrites the same properties and keeps the indexes; an index
+    built for another embedding size (a model trained with another ``dim``) is dropped and
+    rebuilt, since Neo4j leaves vectors of the wrong size out of an index without a word.
 
     Returns:
         label → nodes written.
@@ -73,7 +74,11 @@ def write_embeddings(
                     for i, v in zip(ids[s : s + batch_size], x[s : s + batch_size], strict=True)
                 ]
                 session.execute_write(_write_rows, statement, rows)
-            session.run(q.create_vector_index(label), dim=int(x.shape[1])).consume()
+            dim = int(x.shape[1])
+            old = session.run(q.VECTOR_INDEX_DIMENSION, name=q.vector_index_name(label)).single()
+            if old is not None and old["dim"] is not None and int(old["dim"]) != dim:
+                session.run(q.drop_vector_index(label)).consume()
+            session.run(q.create_vector_index(label), dim=dim).consume()
             written[label] = len(ids)
     return written
 

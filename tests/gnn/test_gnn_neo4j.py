@@ -49,3 +49,24 @@ def test_embeddings_and_vector_index_written(neo4j_db) -> None:
         "YIELD node RETURN node.id AS id"
     )
     assert [r["id"] for r in records] == [1, 2]
+
+
+def test_vector_index_rebuilt_when_the_embedding_size_changes(neo4j_db) -> None:
+    neo4j_db.execute_query(_GRAPH)
+    ids = IdMap({"Artist": [1, 2, 3]})
+    small = {"Artist": np.eye(3, dtype=np.float32)}
+    write_embeddings(neo4j_db, small, ids)
+    wide = {"Artist": np.array([[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 0, 1]], dtype=np.float32)}
+    write_embeddings(neo4j_db, wide, ids)
+    neo4j_db.execute_query("CALL db.awaitIndexes(60)")
+    dims, _, _ = neo4j_db.execute_query(
+        "SHOW VECTOR INDEXES YIELD name, options WHERE name = 'artist_embedding' "
+        "RETURN options.indexConfig['vector.dimensions'] AS dim"
+    )
+    assert [r["dim"] for r in dims] == [4]
+    records, _, _ = neo4j_db.execute_query(
+        "MATCH (a:Artist {id: 1}) "
+        "CALL db.index.vector.queryNodes('artist_embedding', 2, a.embedding) "
+        "YIELD node RETURN node.id AS id"
+    )
+    assert [r["id"] for r in records] == [1, 2]
