@@ -55,8 +55,9 @@ class HeteroGNN(EmbeddingRecommender):
         conv: ``"light"`` (relation-gated LightGCN) or ``"sage"`` (to_hetero GraphSAGE).
         relations: relation types used for message passing (default :data:`DEFAULT_RELATIONS`;
             ``None``: all).
-        dim, layers, loss, tau, negatives, lr, batch_size, epochs, patience, friend_weight,
-        expert_weight, max_seconds, seed: see :class:`gnn.train.TrainConfig`.
+        dim, layers, loss, tau, negatives, lr, weight_decay, batch_size, epochs, patience,
+        friend_weight, expert_weight, max_seconds, seed, threads: see
+        :class:`gnn.train.TrainConfig`.
     """
 
     history_: np.ndarray
@@ -65,19 +66,21 @@ class HeteroGNN(EmbeddingRecommender):
     def __init__(
         self,
         conv: str = "light",
-        dim: int = 64,
+        dim: int = 256,
         layers: int = 2,
         loss: str = "softmax",
         tau: float = 0.1,
-        negatives: int = 2048,
+        negatives: int = 0,
         lr: float = 5e-3,
+        weight_decay: float = 0.0,
         batch_size: int = 1024,
         epochs: int = 60,
         patience: int = 5,
         friend_weight: float = 0.1,
         expert_weight: float = 1.0,
-        max_seconds: float = 540.0,
+        max_seconds: float = 570.0,
         seed: int = 0,
+        threads: int = 2,
         relations: list[str] | None = DEFAULT_RELATIONS,
     ) -> None:
         self.conv = conv
@@ -87,6 +90,7 @@ class HeteroGNN(EmbeddingRecommender):
         self.tau = tau
         self.negatives = negatives
         self.lr = lr
+        self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
@@ -94,6 +98,7 @@ class HeteroGNN(EmbeddingRecommender):
         self.expert_weight = expert_weight
         self.max_seconds = max_seconds
         self.seed = seed
+        self.threads = threads
         self.relations = list(relations) if relations is not None else None
 
     def config(self) -> TrainConfig:
