@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gnn import queries as q
 from gnn.features import artist_tag_texts, culture_features, track_features
 from gnn.store import write_embeddings
 from kg.export import IdMap
@@ -36,6 +37,15 @@ def test_features_and_regions_read_from_the_graph(neo4j_db) -> None:
     np.testing.assert_allclose(np.abs(tracks.x[:, 0]), [1.0, 1.0], rtol=1e-6)
 
 
+def _nearest_to_artist_1(driver) -> list[int]:
+    records, _, _ = driver.execute_query(
+        "MATCH (a:Artist {id: 1}) "
+        "CALL db.index.vector.queryNodes('artist_embedding', 2, a.embedding) "
+        "YIELD node RETURN node.id AS id"
+    )
+    return [r["id"] for r in records]
+
+
 def test_embeddings_and_vector_index_written(neo4j_db) -> None:
     neo4j_db.execute_query(_GRAPH)
     ids = IdMap({"Artist": [1, 2, 3]})
@@ -43,12 +53,7 @@ def test_embeddings_and_vector_index_written(neo4j_db) -> None:
     assert write_embeddings(neo4j_db, emb, ids) == {"Artist": 3}
     assert write_embeddings(neo4j_db, emb, ids) == {"Artist": 3}  # idempotent
     neo4j_db.execute_query("CALL db.awaitIndexes(60)")
-    records, _, _ = neo4j_db.execute_query(
-        "MATCH (a:Artist {id: 1}) "
-        "CALL db.index.vector.queryNodes('artist_embedding', 2, a.embedding) "
-        "YIELD node RETURN node.id AS id"
-    )
-    assert [r["id"] for r in records] == [1, 2]
+    assert _nearest_to_artist_1(neo4j_db) == [1, 2]
 
 
 def test_vector_index_rebuilt_when_the_embedding_size_changes(neo4j_db) -> None:
@@ -59,14 +64,6 @@ def test_vector_index_rebuilt_when_the_embedding_size_changes(neo4j_db) -> None:
     wide = {"Artist": np.array([[1, 0, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 0, 1]], dtype=np.float32)}
     write_embeddings(neo4j_db, wide, ids)
     neo4j_db.execute_query("CALL db.awaitIndexes(60)")
-    dims, _, _ = neo4j_db.execute_query(
-        "SHOW VECTOR INDEXES YIELD name, options WHERE name = 'artist_embedding' "
-        "RETURN options.indexConfig['vector.dimensions'] AS dim"
-    )
+    dims, _, _ = neo4j_db.execute_query(q.VECTOR_INDEX_DIMENSION, name="artist_embedding")
     assert [r["dim"] for r in dims] == [4]
-    records, _, _ = neo4j_db.execute_query(
-        "MATCH (a:Artist {id: 1}) "
-        "CALL db.index.vector.queryNodes('artist_embedding', 2, a.embedding) "
-        "YIELD node RETURN node.id AS id"
-    )
-    assert [r["id"] for r in records] == [1, 2]
+    assert _nearest_to_artist_1(neo4j_db) == [1, 2]
