@@ -20,7 +20,14 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import SAGEConv, to_hetero
 
-__all__ = ["EdgeType", "HeteroLightGCN", "HeteroSAGE", "normalised_adjacency", "propagate"]
+__all__ = [
+    "EdgeType",
+    "HeteroLightGCN",
+    "HeteroSAGE",
+    "normalised_adjacency",
+    "propagate",
+    "sampled_adjacency",
+]
 
 EdgeType = tuple[str, str, str]
 
@@ -46,6 +53,39 @@ def normalised_adjacency(
     deg_src = torch.bincount(src, minlength=num_src).clamp(min=1).float()
     deg_dst = torch.bincount(dst, minlength=num_dst).clamp(min=1).float()
     return src, dst, deg_dst[dst].rsqrt() * deg_src[src].rsqrt()
+
+
+def sampled_adjacency(
+    edge_index: Tensor,
+    n_id_src: Tensor,
+    n_id_dst: Tensor,
+    deg_src: Tensor,
+    deg_dst: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """LightGCN weights for the edges of a sampled sub-graph, unbiased for the full graph.
+
+    Each edge keeps its full-graph weight ``1 / sqrt(deg_src · deg_dst)`` and is scaled by
+    ``deg_dst / sampled_deg_dst``: a node that drew 10 of its 50 neighbours sums them five times
+    over, so the expected message equals the full-graph one and the embeddings of training (on
+    sub-graphs) and inference (on the whole graph) live on the same scale.
+
+    Shapes:
+        edge_index: ``(2, E_sub)`` local (src, dst) indices; n_id_src / n_id_dst: global ids of
+        the sub-graph's nodes; deg_src / deg_dst: full-graph degrees of every node of the two
+        labels under this relation. Returns src ``(E_sub,)``, dst ``(E_sub,)``, weight ``(E_sub,)``.
+
+    Examples:
+        >>> w = sampled_adjacency(torch.tensor([[0], [0]]), torch.tensor([3]), torch.tensor([1]),
+        ...                       torch.tensor([0, 0, 0, 1.0]), torch.tensor([0, 4.0]))[2]
+        >>> round(float(w), 4)  # 1/sqrt(1·4) × 4 drawn-from / 1 drawn
+        2.0
+    """
+    src, dst = edge_index
+    gs, gd = n_id_src[src], n_id_dst[dst]
+    drawn = torch.bincount(dst, minlength=len(n_id_dst)).clamp(min=1).float()
+    full_dst = deg_dst[gd].clamp(min=1).float()
+    w = (deg_src[gs].clamp(min=1).float() * full_dst).rsqrt() * full_dst / drawn[dst]
+    return src, dst, w
 
 
 def propagate(h: Tensor, adj: tuple[Tensor, Tensor, Tensor], num_dst: int) -> Tensor:
@@ -76,10 +116,13 @@ class _Inputs(nn.Module):
                 nn.init.normal_(proj.weight, std=0.1 / x.shape[1] ** 0.5)
                 self.proj[label] = proj
 
-    def forward(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
+    def forward(
+        self, x: dict[str, Tensor], n_id: dict[str, Tensor] | None = None
+    ) -> dict[str, Tensor]:
         h: dict[str, Tensor] = {}
         for label, emb in self.emb.items():
-            h[label] = cast(nn.Embedding, emb).weight
+            table = cast(nn.Embedding, emb)
+            h[label] = table.weight if n_id is None else table(n_id[label])
             if label in self.proj:
                 h[label] = h[label] + self.proj[label](x[label])
         return h
@@ -94,8 +137,10 @@ class HeteroLightGCN(nn.Module):
         layers: propagation steps.
 
     Shapes:
-        ``forward(adj, x)``: ``adj[edge_type]`` is :func:`normalised_adjacency`'s triple;
-        ``x[label]`` is ``(num_nodes, d_label)``; returns ``{label: (num_nodes, dim)}``.
+        ``forward(adj, x, n_id=None)``: ``adj[edge_type]`` is :func:`normalised_adjacency`'s
+        triple (or :func:`sampled_adjacency`'s on a sub-graph); ``x[label]`` is
+        ``(num_nodes, d_label)``; ``n_id[label]`` the global ids of a sub-graph's nodes
+        (``None``: the whole graph); returns ``{label: (num_nodes, dim)}``.
     """
 
     def __init__(self, graph: HeteroData, dim: int = 64, layers: int = 2) -> None:
@@ -114,9 +159,12 @@ class HeteroLightGCN(nn.Module):
         return {e: float(v) for e, v in zip(self.edge_types, w, strict=True)}
 
     def forward(
-        self, adj: dict[EdgeType, tuple[Tensor, Tensor, Tensor]], x: dict[str, Tensor]
+        self,
+        adj: dict[EdgeType, tuple[Tensor, Tensor, Tensor]],
+        x: dict[str, Tensor],
+        n_id: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
-        h = self.inputs(x)
+        h = self.inputs(x, n_id)
         total = {k: v for k, v in h.items()}
         w = nn.functional.softplus(self.gate)
         for _ in range(self.layers):
@@ -147,7 +195,8 @@ class HeteroSAGE(nn.Module):
     """``to_hetero`` GraphSAGE (a weight matrix per relation) on top of the same inputs.
 
     Shapes:
-        ``forward(edge_index_dict, x)`` returns ``{label: (num_nodes, dim)}``.
+        ``forward(edge_index_dict, x, n_id=None)`` returns ``{label: (num_nodes, dim)}``
+        (``n_id``: global ids of a sub-graph's nodes, as for :class:`HeteroLightGCN`).
     """
 
     def __init__(self, graph: HeteroData, dim: int = 64, layers: int = 2) -> None:
@@ -156,8 +205,11 @@ class HeteroSAGE(nn.Module):
         self.gnn = to_hetero(_SAGE(dim, layers), graph.metadata(), aggr="sum")
 
     def forward(
-        self, edge_index: dict[EdgeType, Tensor], x: dict[str, Tensor]
+        self,
+        edge_index: dict[EdgeType, Tensor],
+        x: dict[str, Tensor],
+        n_id: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
-        h = self.inputs(x)
+        h = self.inputs(x, n_id)
         out = self.gnn(h, edge_index)
         return {k: h[k] + out[k] if k in out else h[k] for k in h}

@@ -1,28 +1,37 @@
 """Training of the heterogeneous encoders: link prediction on LISTENED, seeded and early-stopped.
 
-Each step draws a mini-batch of training (user, artist) LISTENED edges, propagates over the whole
-training graph (it has ~50k nodes and ~0.5M edges: one full propagation costs milliseconds on a
-CPU, less than sampling sub-graphs) and scores the batch with either
+Two samplers give the training batches (``TrainConfig.sampler``):
+
+- ``"full"`` (default): each step draws a mini-batch of training (user, artist) LISTENED edges
+  and propagates over the whole training graph (~50k nodes, ~0.2M edges with the default
+  relations: a full propagation costs well under a second on the CPU, and every artist of the
+  catalogue can be a negative);
+- ``"neighbor"``: PyG's ``LinkNeighborLoader`` draws the batch's edges and samples
+  ``num_neighbors`` per hop around their endpoints (:class:`gnn.sampling.TorchNeighborSampler`,
+  plain torch where pyg-lib / torch-sparse are missing); the model runs on that sub-graph only,
+  so memory follows the batch, not the graph. Sampled edges are re-weighted
+  (:func:`gnn.model.sampled_adjacency`) so that whole-graph inference matches training.
+
+The batch is scored with either
 
 - ``loss="softmax"``: softmax of cosine similarity / ``tau``, the positive against ``negatives``
-  uniformly drawn artists shared by the batch (``negatives=0``: the whole catalogue), or
+  uniformly drawn artists shared by the batch (``negatives=0``: every artist of the graph, or of
+  the sub-graph with the neighbour sampler), or
 - ``loss="bpr"``: BPR against uniformly drawn negative artists.
 
-Auxiliary terms: FRIEND edges (a user against random users, weight ``friend_weight``) and the
-expert constraints between tracks: must-link pairs are positives and cannot-link pairs negatives
-in a BPR term against random tracks (weight ``expert_weight``). Validation Recall@20 (training
-artists excluded) after every epoch drives early stopping; the best state is checkpointed to
-``checkpoint_dir/best.pt``.
-
-LinkNeighborLoader (``sampler="neighbor"``) needs PyG's sampling backend (``pyg-lib`` or
-``torch-sparse``); without it, :func:`train` says so and the full-graph sampler runs.
+Auxiliary terms (full-graph sampler): FRIEND edges (a user against random users, weight
+``friend_weight``) and the expert constraints between tracks: must-link pairs are positives and
+cannot-link pairs negatives in a BPR term against random tracks (weight ``expert_weight``).
+``lr_decay="cosine"`` anneals the learning rate to zero over ``epochs``. Validation Recall@20
+(training artists excluded, whole-graph embeddings) after every epoch drives early stopping; the
+best state is checkpointed to ``checkpoint_dir/best.pt``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +43,13 @@ from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from gnn.graph import FRIEND, LISTENED
-from gnn.model import EdgeType, HeteroLightGCN, HeteroSAGE, normalised_adjacency
+from gnn.model import (
+    EdgeType,
+    HeteroLightGCN,
+    HeteroSAGE,
+    normalised_adjacency,
+    sampled_adjacency,
+)
 from loaders.errors import ConfigError
 
 __all__ = ["TrainConfig", "TrainResult", "recall_at_k", "train"]
@@ -51,7 +66,9 @@ class TrainConfig:
     tau: float = 0.1
     negatives: int = 0
     lr: float = 5e-3
+    lr_decay: str = "none"
     weight_decay: float = 0.0
+    edge_dropout: float = 0.0
     batch_size: int = 1024
     epochs: int = 60
     patience: int = 5
@@ -109,6 +126,67 @@ def _bpr(pos: Tensor, neg: Tensor) -> Tensor:
     return nn.functional.softplus(neg - pos).mean()
 
 
+class _NeighborBatches:
+    """One epoch of LinkNeighborLoader batches, encoded: yields ``(h, b)`` per batch.
+
+    ``h`` holds the embeddings of the batch's sampled sub-graph (label → ``(n_label, dim)``) and
+    ``b`` ``(2, B)`` the rows of the batch's training (user, artist) pairs in it. The loader's
+    sampler is :class:`gnn.sampling.TorchNeighborSampler` (PyG's own sampling where pyg-lib or
+    torch-sparse is installed); the gated LightGCN weighs sampled edges with
+    :func:`gnn.model.sampled_adjacency` so that sub-graph and whole-graph embeddings agree.
+    """
+
+    def __init__(
+        self, graph: HeteroData, model: nn.Module, config: TrainConfig, x: dict[str, Tensor]
+    ) -> None:
+        from torch_geometric.loader import LinkNeighborLoader
+
+        from gnn.sampling import TorchNeighborSampler
+
+        hops = list(config.num_neighbors)
+        if len(hops) != config.layers:
+            raise ConfigError(
+                f"num_neighbors has {len(hops)} hops for a {config.layers}-layer model; "
+                f"give one count per layer, e.g. num_neighbors={tuple(hops[:1] * config.layers)}"
+            )
+        self.model, self.conv = model, config.conv
+        self.edge_types: list[EdgeType] = list(graph.edge_types)
+        self.labels = list(x)
+        pairs = graph[LISTENED].edge_index
+        self.loader = LinkNeighborLoader(
+            graph,
+            num_neighbors=hops,
+            edge_label_index=(LISTENED, pairs),
+            batch_size=config.batch_size,
+            shuffle=True,
+            neighbor_sampler=TorchNeighborSampler(graph, hops),
+        )
+        # full-graph degrees per relation: (out-degree of sources, in-degree of targets)
+        self.degrees = {
+            e: (
+                torch.bincount(graph[e].edge_index[0], minlength=graph[e[0]].num_nodes),
+                torch.bincount(graph[e].edge_index[1], minlength=graph[e[2]].num_nodes),
+            )
+            for e in self.edge_types
+        }
+
+    def __call__(self) -> Iterator[tuple[dict[str, Tensor], Tensor]]:
+        for batch in self.loader:
+            n_id = {t: batch[t].n_id for t in batch.node_types}
+            x = {t: batch[t].x for t in self.labels}
+            if self.conv == "light":
+                adj = {
+                    e: sampled_adjacency(
+                        batch[e].edge_index, n_id[e[0]], n_id[e[2]], *self.degrees[e]
+                    )
+                    for e in self.edge_types
+                }
+                h = self.model(adj, x, n_id)
+            else:
+                h = self.model({e: batch[e].edge_index for e in self.edge_types}, x, n_id)
+            yield h, batch[LISTENED].edge_label_index
+
+
 def train(
     graph: HeteroData,
     *,
@@ -137,15 +215,10 @@ def train(
     """
     if config.conv not in ("light", "sage") or config.loss not in ("softmax", "bpr"):
         raise ConfigError(f"unknown conv {config.conv!r} or loss {config.loss!r}")
-    if config.sampler != "full":
-        from torch_geometric.typing import WITH_PYG_LIB, WITH_TORCH_SPARSE
-
-        if not (WITH_PYG_LIB or WITH_TORCH_SPARSE):
-            raise ConfigError(
-                "sampler='neighbor' uses LinkNeighborLoader, which needs pyg-lib or torch-sparse "
-                "(neither has a wheel for this torch on PyPI); use sampler='full'"
-            )
-        raise ConfigError("sampler='neighbor' is not implemented yet; use sampler='full'")
+    if config.lr_decay not in ("none", "cosine"):
+        raise ConfigError(f"unknown lr_decay {config.lr_decay!r}; use 'none' or 'cosine'")
+    if config.sampler not in ("full", "neighbor"):
+        raise ConfigError(f"unknown sampler {config.sampler!r}; use 'full' or 'neighbor'")
     # training sets its own intra-op threads: at dim 256 with the full-catalogue softmax the
     # matrix products dominate and two threads win on the 2-core CPU (66 s an epoch vs 105 s);
     # small models (dim 64, sampled negatives) ran faster with one (a forward 0.15 s vs 1.7 s)
@@ -183,6 +256,16 @@ def _train(
         }
 
         def encode() -> dict[str, Tensor]:
+            if model.training and config.edge_dropout > 0:
+                # DropEdge: each step passes messages over a random share of the edges
+                sub = {}
+                for e in edge_types:
+                    ei = graph[e].edge_index
+                    keep = torch.rand(ei.shape[1]) >= config.edge_dropout
+                    sub[e] = normalised_adjacency(
+                        ei[:, keep], graph[e[0]].num_nodes, graph[e[2]].num_nodes
+                    )
+                return model(sub, x)
             return model(adj, x)
     else:
         model = HeteroSAGE(graph, config.dim, config.layers)
@@ -202,9 +285,15 @@ def _train(
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     pairs = graph[LISTENED].edge_index
     friends = graph[FRIEND].edge_index if FRIEND in edge_types else None
+    if config.sampler == "neighbor":
+        # sub-graph batches carry no global view of users and tracks: the auxiliary FRIEND and
+        # expert terms belong to the full-graph sampler (the relations still pass messages)
+        friends, expert = None, None
+        batches = _NeighborBatches(graph, model, config, x)
     n_users, n_items = graph["User"].num_nodes, graph["Artist"].num_nodes
     n_tracks = graph["Track"].num_nodes if "Track" in graph.node_types else 0
     steps = max(1, pairs.shape[1] // config.batch_size)
+    horizon = steps * config.epochs
     best, best_epoch, best_state, bad = -1.0, -1, None, 0
     history: list[dict[str, float]] = []
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
@@ -212,15 +301,22 @@ def _train(
         ckpt.mkdir(parents=True, exist_ok=True)
         (ckpt / "config.json").write_text(json.dumps(asdict(config)))
 
+    def full_batches() -> Iterator[tuple[dict[str, Tensor], Tensor]]:
+        perm = torch.from_numpy(rng.permutation(pairs.shape[1]))
+        for s in range(steps):
+            yield encode(), pairs[:, perm[s * config.batch_size : (s + 1) * config.batch_size]]
+
     bar = tqdm(range(config.epochs), disable=not progress, desc=f"gnn[{config.conv}]")
     for epoch in bar:
         model.train()
-        perm = torch.from_numpy(rng.permutation(pairs.shape[1]))
-        total = 0.0
-        for s in range(steps):
-            b = pairs[:, perm[s * config.batch_size : (s + 1) * config.batch_size]]
-            h = finish(encode())
+        total, steps_done = 0.0, 0
+        it = batches() if config.sampler == "neighbor" else full_batches()
+        for s, (raw, b) in enumerate(it):
+            # h: every label's embeddings (of the whole graph, or of the batch's sub-graph);
+            # b: (2, B) rows of the batch's (user, artist) pairs into h
+            h = finish(raw)
             u, a = h["User"][b[0]], h["Artist"]
+            n_items = a.shape[0]
             if config.loss == "softmax" and config.negatives > 0:
                 # sampled softmax: the positive against negatives shared by the batch
                 neg = torch.from_numpy(rng.integers(0, n_items, config.negatives))
@@ -254,10 +350,15 @@ def _train(
                     + config.expert_weight
                     * nn.functional.softplus(-sign * (s_pair - s_rand)).mean()
                 )
+            if config.lr_decay == "cosine":
+                t = min(1.0, (epoch * steps + s) / horizon)
+                for group in opt.param_groups:
+                    group["lr"] = config.lr * 0.5 * (1.0 + float(np.cos(np.pi * t)))
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.detach().item()
+            steps_done = s + 1
         model.eval()
         with torch.no_grad():
             h = finish(encode())
@@ -269,7 +370,7 @@ def _train(
             )
         row = {
             "epoch": epoch,
-            "loss": total / steps,
+            "loss": total / max(1, steps_done),
             "recall": rec,
             "seconds": time.perf_counter() - start,
         }

@@ -55,9 +55,9 @@ class HeteroGNN(EmbeddingRecommender):
         conv: ``"light"`` (relation-gated LightGCN) or ``"sage"`` (to_hetero GraphSAGE).
         relations: relation types used for message passing (default :data:`DEFAULT_RELATIONS`;
             ``None``: all).
-        dim, layers, loss, tau, negatives, lr, weight_decay, batch_size, epochs, patience,
-        friend_weight, expert_weight, max_seconds, seed, threads: see
-        :class:`gnn.train.TrainConfig`.
+        dim, layers, loss, tau, negatives, lr, lr_decay, weight_decay, batch_size, epochs,
+        patience, friend_weight, expert_weight, max_seconds, seed, threads, sampler,
+        num_neighbors: see :class:`gnn.train.TrainConfig`.
     """
 
     history_: np.ndarray
@@ -72,7 +72,9 @@ class HeteroGNN(EmbeddingRecommender):
         tau: float = TrainConfig.tau,
         negatives: int = TrainConfig.negatives,
         lr: float = TrainConfig.lr,
+        lr_decay: str = TrainConfig.lr_decay,
         weight_decay: float = TrainConfig.weight_decay,
+        edge_dropout: float = TrainConfig.edge_dropout,
         batch_size: int = TrainConfig.batch_size,
         epochs: int = TrainConfig.epochs,
         patience: int = TrainConfig.patience,
@@ -81,6 +83,8 @@ class HeteroGNN(EmbeddingRecommender):
         max_seconds: float = TrainConfig.max_seconds,
         seed: int = TrainConfig.seed,
         threads: int = TrainConfig.threads,
+        sampler: str = TrainConfig.sampler,
+        num_neighbors: tuple[int, ...] = TrainConfig.num_neighbors,
         relations: list[str] | None = DEFAULT_RELATIONS,
     ) -> None:
         self.conv = conv
@@ -90,7 +94,9 @@ class HeteroGNN(EmbeddingRecommender):
         self.tau = tau
         self.negatives = negatives
         self.lr = lr
+        self.lr_decay = lr_decay
         self.weight_decay = weight_decay
+        self.edge_dropout = edge_dropout
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
@@ -99,6 +105,8 @@ class HeteroGNN(EmbeddingRecommender):
         self.max_seconds = max_seconds
         self.seed = seed
         self.threads = threads
+        self.sampler = sampler
+        self.num_neighbors = tuple(num_neighbors)
         self.relations = list(relations) if relations is not None else None
 
     def config(self) -> TrainConfig:

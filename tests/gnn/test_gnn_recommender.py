@@ -30,6 +30,23 @@ class TestHeteroGNNSage(RecommenderContract):
         )
 
 
+class TestHeteroGNNNeighbour(RecommenderContract):
+    """The same model trained on LinkNeighborLoader sub-graphs."""
+
+    def make(self) -> Recommender:
+        return HeteroGNN(
+            dim=8,
+            layers=2,
+            lr=0.05,
+            epochs=40,
+            batch_size=64,
+            negatives=0,
+            seed=0,
+            sampler="neighbor",
+            num_neighbors=(5, 5),
+        )
+
+
 def test_fit_is_seeded() -> None:
     x = checkerboard()
     a = HeteroGNN(dim=8, epochs=3, batch_size=64, negatives=4, seed=3).fit(x)
@@ -99,7 +116,19 @@ def test_gates_start_as_an_average_per_target() -> None:
     assert sum(into_artist) == pytest.approx(1.0)
 
 
-def test_neighbour_sampler_without_backend_is_a_clear_error() -> None:
-    data, ids = _toy_graph()
+def test_unknown_sampler_and_hop_mismatch_are_clear_errors() -> None:
+    data, _ = _toy_graph()
     with pytest.raises(ConfigError, match="sampler"):
-        train(data, valid=None, config=TrainConfig(sampler="neighbor"), progress=False)
+        train(data, valid=None, config=TrainConfig(sampler="random"), progress=False)
+    data["Artist", "rev_LISTENED", "User"].edge_index = data[LISTENED].edge_index.flip(0)
+    cfg = TrainConfig(sampler="neighbor", layers=2, num_neighbors=(5,), dim=4, epochs=1)
+    with pytest.raises(ConfigError, match="num_neighbors"):
+        train(data, valid=None, config=cfg, progress=False)
+
+
+def test_neighbour_sampling_is_seeded() -> None:
+    x = checkerboard()
+    kw = dict(dim=8, epochs=2, batch_size=64, seed=3, sampler="neighbor", num_neighbors=(3, 3))
+    a = HeteroGNN(**kw).fit(x)  # type: ignore[arg-type]
+    b = HeteroGNN(**kw).fit(x)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
