@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from recsys.catalogue import TrackCatalogue
-from recsys.cultures import LEVELS, CultureTree
+from recsys.cultures import LEVELS, CultureResolver
 from recsys.similar import CrossCulturalRecommender, Recommendation
 
 TARGET_P99_MS = {"real": 50.0, "synthetic": 100.0}
@@ -119,7 +119,7 @@ def synthetic_catalogue(
          "parent": region_ids[society_region[i]]}
         for i, s in enumerate(society_ids)
     ]  # fmt: skip
-    tree = CultureTree.from_rows(rows, aliases={})
+    tree = CultureResolver.from_rows(rows, aliases={})
 
     floor = min(20, n_tracks // n_societies)
     weights = rng.lognormal(0.0, 0.8, n_societies)

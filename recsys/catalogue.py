@@ -7,8 +7,8 @@ changed since (a track added with ``soundbridge add-track``, new labels, new cul
 
 Examples:
     >>> import numpy as np
-    >>> from recsys.cultures import CultureTree
-    >>> tree = CultureTree.from_rows([{"id": "S1", "name": "One", "level": "society",
+    >>> from recsys.cultures import CultureResolver
+    >>> tree = CultureResolver.from_rows([{"id": "S1", "name": "One", "level": "society",
     ...                                "parent": None}], aliases={})
     >>> cat = TrackCatalogue(track_ids=np.array(["t1", "t2"]), names=np.array(["a", "b"]),
     ...     cultures=np.array(["S1", "S1"]), functions=np.array(["Dance", ""]),
@@ -28,7 +28,7 @@ import numpy as np
 
 from loaders.errors import SoundbridgeError
 from recsys import queries
-from recsys.cultures import CultureTree
+from recsys.cultures import CultureResolver
 
 __all__ = [
     "EmptyCatalogueError",
@@ -74,7 +74,7 @@ class TrackCatalogue:
     functions: np.ndarray
     factors: np.ndarray
     dims: tuple[int, int, int]
-    tree: CultureTree
+    tree: CultureResolver
     mir: np.ndarray | None = None
     audio: np.ndarray | None = None
     style_similar: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -162,10 +162,10 @@ def count_tracks_with_factors(driver: neo4j.Driver) -> int:
     return int(records[0]["n"])
 
 
-def read_culture_tree(driver: neo4j.Driver) -> CultureTree:
+def read_culture_tree(driver: neo4j.Driver) -> CultureResolver:
     """The Culture tree as it is in the graph (names, levels, parents, Glottocodes)."""
     rows, _, _ = driver.execute_query(queries.CULTURE_TREE, routing_=neo4j.RoutingControl.READ)
-    return CultureTree.from_rows([dict(r) for r in rows])
+    return CultureResolver.from_rows([dict(r) for r in rows])
 
 
 def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:

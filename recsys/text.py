@@ -52,7 +52,7 @@ from kg.config import DEFAULT_HOME, HOME_ENV
 from recsys import queries
 from recsys.base import Estimator, NotFittedError
 from recsys.catalogue import TrackCatalogue
-from recsys.cultures import CultureTree, ResolvedCulture
+from recsys.cultures import CultureResolver, ResolvedCulture
 from recsys.embedding import unit_rows
 from recsys.similar import (
     CrossCulturalRecommender,
@@ -187,7 +187,7 @@ def track_captions(
 
 
 # ---------------------------------------------------------------------------------- culture
-def _culture_patterns(tree: CultureTree) -> list[tuple[str, re.Pattern[str]]]:
+def _culture_patterns(tree: CultureResolver) -> list[tuple[str, re.Pattern[str]]]:
     labels = {tree.name[i] for i in tree.ids} | {a for a, _, _ in tree.aliases.values()}
     out: list[tuple[str, re.Pattern[str]]] = []
     for label in sorted(labels, key=lambda s: (-len(s), s)):
@@ -198,14 +198,14 @@ def _culture_patterns(tree: CultureTree) -> list[tuple[str, re.Pattern[str]]]:
     return out
 
 
-_PATTERNS: dict[int, tuple[CultureTree, list[tuple[str, re.Pattern[str]]]]] = {}
+_PATTERNS: dict[int, tuple[CultureResolver, list[tuple[str, re.Pattern[str]]]]] = {}
 
 
-def detect_culture(text: str, tree: CultureTree) -> tuple[str, ResolvedCulture] | None:
+def detect_culture(text: str, tree: CultureResolver) -> tuple[str, ResolvedCulture] | None:
     """The culture a query names, if any: (the words matched, the culture). Longest name wins.
 
     Examples:
-        >>> tree = CultureTree.from_rows([
+        >>> tree = CultureResolver.from_rows([
         ...     {"id": "WR-sa", "name": "South America", "level": "world_region", "parent": None},
         ...     {"id": "HRAF-ao", "name": "Amazon and Orinoco", "level": "region",
         ...      "parent": "WR-sa"},

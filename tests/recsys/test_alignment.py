@@ -10,7 +10,7 @@ from recsys import cultural_metrics as cm
 from recsys.alignment import CultureAligner
 from recsys.base import NotFittedError
 from recsys.catalogue import TrackCatalogue, UnknownTrackError
-from recsys.cultures import CultureTree, UnknownCultureError
+from recsys.cultures import CultureResolver, UnknownCultureError
 from recsys.ot import (
     barycentric_map,
     cost_matrix,
@@ -86,7 +86,7 @@ def test_aligner_caches_plans_and_subsamples_large_clouds() -> None:
     assert c.weights.sum() == pytest.approx(1.0) and set(c.anchors) <= set(range(500, 1000))
 
 
-def _tree() -> CultureTree:
+def _tree() -> CultureResolver:
     rows = [
         {"id": "WR-A", "name": "Alpha World", "level": "world_region", "parent": None},
         {"id": "WR-B", "name": "Beta World", "level": "world_region", "parent": None},
@@ -101,7 +101,7 @@ def _tree() -> CultureTree:
         )  # fmt: skip
         rows.append({"id": f"S-B{i}", "name": f"Coast people {i}", "level": "society",
                      "parent": "R-B1" if i < 2 else "R-B2"})  # fmt: skip
-    return CultureTree.from_rows(rows, aliases={"hills": ("Hills", ("R-A1",), "test alias")})
+    return CultureResolver.from_rows(rows, aliases={"hills": ("Hills", ("R-A1",), "test alias")})
 
 
 def _catalogue(n_per: int = 12, seed: int = 0) -> TrackCatalogue:
@@ -208,14 +208,14 @@ def test_bad_inputs_raise_clear_errors(model) -> None:
         model.recommend_similar("S-A1-t00", "Beta Coast", k=0)
     with pytest.raises(ValueError, match="alignment"):
         model.recommend_similar("S-A1-t00", "Beta Coast", alignment="magic")
-    lone = CultureTree.from_rows(
+    lone = CultureResolver.from_rows(
         [{"id": "X", "name": "Empty land", "level": "society", "parent": None}], aliases={}
     )
     cat = model.catalogue_
     empty = TrackCatalogue(
         track_ids=cat.track_ids, names=cat.names, cultures=cat.cultures,
         functions=cat.functions, factors=cat.factors, dims=cat.dims,
-        tree=CultureTree.from_rows(
+        tree=CultureResolver.from_rows(
             [{"id": c, "name": c, "level": "society", "parent": None}
              for c in sorted(set(cat.cultures.tolist()))] + [
                 {"id": "X", "name": "Empty land", "level": "society", "parent": None}],

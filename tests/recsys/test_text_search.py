@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from recsys.catalogue import TrackCatalogue
-from recsys.cultures import CultureTree, UnknownCultureError
+from recsys.cultures import CultureResolver, UnknownCultureError
 from recsys.similar import CrossCulturalRecommender
 from recsys.text import (
     TextMusicEmbedding,
@@ -64,7 +64,7 @@ def synthetic_catalogue(seed: int = 0) -> TrackCatalogue:
         functions=functions,
         factors=factors.astype(np.float32),
         dims=(4, 4, 4),
-        tree=CultureTree.from_rows(TREE_ROWS, aliases=ALIASES),
+        tree=CultureResolver.from_rows(TREE_ROWS, aliases=ALIASES),
     )
 
 
