@@ -18,7 +18,6 @@ play/friendship, for excluding what users already know), ``artists.parquet`` (na
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -33,7 +32,7 @@ import scipy.sparse as sp
 from gnn.graph import read_knowledge_graph
 from gnn.store import save_embeddings, write_embeddings
 from kg.config import soundbridge_home
-from loaders.config import data_root
+from loaders.config import data_root, inputs_fingerprint
 from loaders.lastfm import load_lastfm
 from recsys.base import Recommender
 from recsys.ease import EASE
@@ -79,14 +78,6 @@ def save_interactions(path: Path, split: Interactions) -> None:
     )
 
 
-def _fingerprint(data: Path, params: dict[str, Any]) -> str:
-    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
-    for f in sorted((data / "lastfm-hetrec2011").glob("*.dat")):
-        st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
-
-
 def build(
     driver: neo4j.Driver,
     *,
@@ -123,7 +114,7 @@ def build(
         "models": {n: repr(f()) for n, f in models.items()},
         "write_graph": write_graph,
     }
-    fp = _fingerprint(root, params)
+    fp = inputs_fingerprint(sorted((root / "lastfm-hetrec2011").glob("*.dat")), params)
     stamp = folder / "fingerprint.json"
     if not force and stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fp:
         log(f"recsys: unchanged since the last build ({folder}); skipped (force to rerun)")

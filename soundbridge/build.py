@@ -11,7 +11,6 @@ cross-cultural evaluation report that the dashboard's metrics view reads).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -24,7 +23,7 @@ import neo4j
 from kg.config import Neo4jSettings, soundbridge_home
 from kg.ingest import SOURCES, ingest
 from kg.stats import graph_counts
-from loaders.config import data_root
+from loaders.config import data_root, inputs_fingerprint
 from loaders.errors import ConfigError
 
 __all__ = [
@@ -201,14 +200,6 @@ STEPS: list[Step] = [
 ]
 
 
-def _fingerprint(paths: Iterable[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        st = p.stat()
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
 def run_build(
     driver: neo4j.Driver,
     settings: Neo4jSettings,
@@ -237,7 +228,7 @@ def run_build(
     for step in STEPS:
         if names is not None and step.name not in names:
             continue
-        fp = _fingerprint(step.inputs())
+        fp = inputs_fingerprint(step.inputs())
         if not force and mine.get(step.name) == fp and step.present(driver):
             results.append(StepResult(step.name, "skipped", "inputs unchanged"))
             log(f"{step.name}: skipped (inputs unchanged; --force to run it anyway)")
