@@ -3,8 +3,8 @@
 Against the Neo4j server of the environment (``NEO4J_URI``, already ingested), on the seeded
 Last.fm split of :func:`recsys.split.split_lastfm`:
 
-- ``train_seconds_per_epoch``: HeteroGNN (default configuration) and LightGCN, mean over
-  ``--epochs`` epochs (no early stopping);
+- ``train_seconds_per_epoch``: HeteroGNN (default configuration, and with the
+  LinkNeighborLoader sampler) and LightGCN, mean over ``--epochs`` epochs (no early stopping);
 - ``fit_seconds``: MostPop, ItemKNN, EASE;
 - ``recommend_latency_ms``: per model, one user per call (p50, p95 over ``--calls`` users) and
   all users in one batched call (ms per user).
@@ -90,6 +90,7 @@ def main() -> None:
         "EASE": EASE(l2=50.0),
         "LightGCN": LightGCN(epochs=args.epochs),
         "HeteroGNN": HeteroGNN(epochs=args.epochs),
+        "HeteroGNN (neighbour sampler)": HeteroGNN(epochs=args.epochs, sampler="neighbor"),
     }
     fit, per_epoch, latency = {}, {}, {}
     for name, model in models.items():

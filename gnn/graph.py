@@ -27,7 +27,7 @@ from torch_geometric.data import HeteroData
 
 from gnn import queries as q
 from gnn.features import NodeFeatures, read_features
-from kg.cocollection import co_collection_weights
+from kg.cocollection import DEFAULT_TOP_K, co_collection_weights
 from kg.export import IdMap, to_heterodata
 
 __all__ = [
@@ -74,6 +74,7 @@ def training_graph(
     friends: pd.DataFrame | None,
     relations: frozenset[str] | None = None,
     features: dict[str, np.ndarray] | None = None,
+    co_top_k: int = DEFAULT_TOP_K,
 ) -> HeteroData:
     """Rebuild the leaky relations from training rows and add reverse edges.
 
@@ -86,6 +87,7 @@ def training_graph(
         relations: relation types to keep for message passing (``KG_RELATED`` for the KGCN ones;
             ``None``: all); LISTENED is always kept.
         features: label → feature rows aligned with ``id_map`` (stored as ``x``).
+        co_top_k: co-collection targets kept per artist (the strongest by weight).
 
     Shapes:
         every ``edge_index`` is ``(2, E)``; ``x`` of a label is ``(num_nodes, d)``.
@@ -106,7 +108,7 @@ def training_graph(
     u = np.asarray(id_map.indices("User", listened["user_id"].tolist()))
     a = np.asarray(id_map.indices("Artist", listened["artist_id"].tolist()))
     merged[LISTENED] = [_edges(u, a)]
-    co = co_collection_weights(listened, user="user_id", item="artist_id")
+    co = co_collection_weights(listened, user="user_id", item="artist_id", top_k=co_top_k)
     merged[CO_COLLECTED] = [
         _edges(
             np.asarray(id_map.indices("Artist", co["src"].tolist())),

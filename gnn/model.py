@@ -202,7 +202,12 @@ class HeteroSAGE(nn.Module):
     def __init__(self, graph: HeteroData, dim: int = 64, layers: int = 2) -> None:
         super().__init__()
         self.inputs = _Inputs(graph, dim)
-        self.gnn = to_hetero(_SAGE(dim, layers), graph.metadata(), aggr="sum")
+        # to_hetero must update every label it is given: labels that receive no messages
+        # (e.g. Tag without HAS_TAG) keep their input embedding and stay out of the convolution
+        receiving = {d for _, _, d in graph.edge_types}
+        self.edge_types = [e for e in graph.edge_types if e[0] in receiving]
+        self.labels = sorted(receiving)
+        self.gnn = to_hetero(_SAGE(dim, layers), (self.labels, self.edge_types), aggr="sum")
 
     def forward(
         self,
@@ -211,5 +216,5 @@ class HeteroSAGE(nn.Module):
         n_id: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
         h = self.inputs(x, n_id)
-        out = self.gnn(h, edge_index)
+        out = self.gnn({k: h[k] for k in self.labels}, {e: edge_index[e] for e in self.edge_types})
         return {k: h[k] + out[k] if k in out else h[k] for k in h}

@@ -22,9 +22,8 @@ The batch is scored with either
 Auxiliary terms (full-graph sampler): FRIEND edges (a user against random users, weight
 ``friend_weight``) and the expert constraints between tracks: must-link pairs are positives and
 cannot-link pairs negatives in a BPR term against random tracks (weight ``expert_weight``).
-``lr_decay="cosine"`` anneals the learning rate to zero over ``epochs``. Validation Recall@20
-(training artists excluded, whole-graph embeddings) after every epoch drives early stopping; the
-best state is checkpointed to ``checkpoint_dir/best.pt``.
+Validation Recall@20 (training artists excluded, whole-graph embeddings) after every epoch drives
+early stopping; the best state is checkpointed to ``checkpoint_dir/best.pt``.
 """
 
 from __future__ import annotations
@@ -66,9 +65,7 @@ class TrainConfig:
     tau: float = 0.1
     negatives: int = 0
     lr: float = 5e-3
-    lr_decay: str = "none"
     weight_decay: float = 0.0
-    edge_dropout: float = 0.0
     batch_size: int = 1024
     epochs: int = 60
     patience: int = 5
@@ -215,8 +212,6 @@ def train(
     """
     if config.conv not in ("light", "sage") or config.loss not in ("softmax", "bpr"):
         raise ConfigError(f"unknown conv {config.conv!r} or loss {config.loss!r}")
-    if config.lr_decay not in ("none", "cosine"):
-        raise ConfigError(f"unknown lr_decay {config.lr_decay!r}; use 'none' or 'cosine'")
     if config.sampler not in ("full", "neighbor"):
         raise ConfigError(f"unknown sampler {config.sampler!r}; use 'full' or 'neighbor'")
     # training sets its own intra-op threads: at dim 256 with the full-catalogue softmax the
@@ -256,16 +251,6 @@ def _train(
         }
 
         def encode() -> dict[str, Tensor]:
-            if model.training and config.edge_dropout > 0:
-                # DropEdge: each step passes messages over a random share of the edges
-                sub = {}
-                for e in edge_types:
-                    ei = graph[e].edge_index
-                    keep = torch.rand(ei.shape[1]) >= config.edge_dropout
-                    sub[e] = normalised_adjacency(
-                        ei[:, keep], graph[e[0]].num_nodes, graph[e[2]].num_nodes
-                    )
-                return model(sub, x)
             return model(adj, x)
     else:
         model = HeteroSAGE(graph, config.dim, config.layers)
@@ -293,7 +278,6 @@ def _train(
     n_users, n_items = graph["User"].num_nodes, graph["Artist"].num_nodes
     n_tracks = graph["Track"].num_nodes if "Track" in graph.node_types else 0
     steps = max(1, pairs.shape[1] // config.batch_size)
-    horizon = steps * config.epochs
     best, best_epoch, best_state, bad = -1.0, -1, None, 0
     history: list[dict[str, float]] = []
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
@@ -350,10 +334,6 @@ def _train(
                     + config.expert_weight
                     * nn.functional.softplus(-sign * (s_pair - s_rand)).mean()
                 )
-            if config.lr_decay == "cosine":
-                t = min(1.0, (epoch * steps + s) / horizon)
-                for group in opt.param_groups:
-                    group["lr"] = config.lr * 0.5 * (1.0 + float(np.cos(np.pi * t)))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -14,6 +14,7 @@ from torch_geometric.data import HeteroData
 
 from gnn.graph import KnowledgeGraph, training_graph
 from gnn.train import TrainConfig, TrainResult, train
+from kg.cocollection import DEFAULT_TOP_K
 from kg.export import IdMap
 from recsys.embedding import EmbeddingRecommender
 
@@ -55,7 +56,9 @@ class HeteroGNN(EmbeddingRecommender):
         conv: ``"light"`` (relation-gated LightGCN) or ``"sage"`` (to_hetero GraphSAGE).
         relations: relation types used for message passing (default :data:`DEFAULT_RELATIONS`;
             ``None``: all).
-        dim, layers, loss, tau, negatives, lr, lr_decay, weight_decay, batch_size, epochs,
+        co_top_k: with ``CO_COLLECTED`` among the relations, the strongest co-collected artists
+            kept per artist (recomputed from the training plays).
+        dim, layers, loss, tau, negatives, lr, weight_decay, batch_size, epochs,
         patience, friend_weight, expert_weight, max_seconds, seed, threads, sampler,
         num_neighbors: see :class:`gnn.train.TrainConfig`.
     """
@@ -72,9 +75,7 @@ class HeteroGNN(EmbeddingRecommender):
         tau: float = TrainConfig.tau,
         negatives: int = TrainConfig.negatives,
         lr: float = TrainConfig.lr,
-        lr_decay: str = TrainConfig.lr_decay,
         weight_decay: float = TrainConfig.weight_decay,
-        edge_dropout: float = TrainConfig.edge_dropout,
         batch_size: int = TrainConfig.batch_size,
         epochs: int = TrainConfig.epochs,
         patience: int = TrainConfig.patience,
@@ -86,6 +87,7 @@ class HeteroGNN(EmbeddingRecommender):
         sampler: str = TrainConfig.sampler,
         num_neighbors: tuple[int, ...] = TrainConfig.num_neighbors,
         relations: list[str] | None = DEFAULT_RELATIONS,
+        co_top_k: int = DEFAULT_TOP_K,
     ) -> None:
         self.conv = conv
         self.dim = dim
@@ -94,9 +96,7 @@ class HeteroGNN(EmbeddingRecommender):
         self.tau = tau
         self.negatives = negatives
         self.lr = lr
-        self.lr_decay = lr_decay
         self.weight_decay = weight_decay
-        self.edge_dropout = edge_dropout
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
@@ -108,6 +108,7 @@ class HeteroGNN(EmbeddingRecommender):
         self.sampler = sampler
         self.num_neighbors = tuple(num_neighbors)
         self.relations = list(relations) if relations is not None else None
+        self.co_top_k = co_top_k
 
     def config(self) -> TrainConfig:
         """The training configuration these hyper-parameters give."""
@@ -144,6 +145,7 @@ class HeteroGNN(EmbeddingRecommender):
             friends=friend_df,
             relations=frozenset(self.relations) if self.relations is not None else None,
             features=kg.aligned_features(),
+            co_top_k=self.co_top_k,
         )
         user_pos = np.asarray(kg.id_map.indices("User", uids.tolist()))
         item_pos = np.asarray(kg.id_map.indices("Artist", iids.tolist()))

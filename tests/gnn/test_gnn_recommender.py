@@ -132,3 +132,29 @@ def test_neighbour_sampling_is_seeded() -> None:
     a = HeteroGNN(**kw).fit(x)  # type: ignore[arg-type]
     b = HeteroGNN(**kw).fit(x)  # type: ignore[arg-type]
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+
+
+def test_sage_leaves_labels_without_messages_as_they_are() -> None:
+    # Tag receives nothing once HAS_TAG is left out: to_hetero must not be asked to update it
+    data, ids = _toy_graph()
+    g = training_graph(
+        data,
+        ids,
+        listened=pd.DataFrame({"user_id": [10, 11], "artist_id": [1, 3]}),
+        friends=None,
+        relations=frozenset({"LISTENED"}),
+    )
+    g["Tag"].num_nodes = 1
+    cfg = TrainConfig(conv="sage", dim=4, epochs=2, batch_size=2, negatives=0)
+    emb = train(g, valid=None, config=cfg, progress=False).embeddings
+    assert emb["Tag"].shape == (1, 4) and emb["User"].shape == (2, 4)
+
+
+def test_co_top_k_keeps_the_strongest_co_collected_artists() -> None:
+    data, ids = _toy_graph()
+    # artist 1 shares two users with artist 2 and one with artist 3
+    listened = pd.DataFrame({"user_id": [10, 10, 11, 11, 11], "artist_id": [1, 2, 1, 2, 3]})
+    g = training_graph(data, ids, listened=listened, friends=None, co_top_k=1)
+    co = g[CO_COLLECTED].edge_index
+    assert torch.bincount(co[0]).max() == 1
+    assert [1] == co[1, co[0] == 0].tolist()  # artist 1 (index 0) → artist 2 (index 1)
