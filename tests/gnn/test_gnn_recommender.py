@@ -157,4 +157,4 @@ def test_co_top_k_keeps_the_strongest_co_collected_artists() -> None:
     g = training_graph(data, ids, listened=listened, friends=None, co_top_k=1)
     co = g[CO_COLLECTED].edge_index
     assert torch.bincount(co[0]).max() == 1
-    assert [1] == co[1, co[0] == 0].tolist()  # artist 1 (index 0) → artist 2 (index 1)
+    assert co[1, co[0] == 0].tolist() == [1]  # artist 1 (index 0) → artist 2 (index 1)
