@@ -2,7 +2,8 @@
 
 :func:`gnn.graph.read_knowledge_graph` reads the graph and the initial features once;
 :func:`gnn.graph.training_graph` rebuilds the relations that would leak a validation split;
-:func:`gnn.train.train` fits :class:`gnn.model.HeteroLightGCN` (or :class:`gnn.model.HeteroSAGE`);
+:func:`gnn.train.train` fits :class:`gnn.model.HeteroLightGCN` (or :class:`gnn.model.HeteroSAGE`),
+on the whole graph or on LinkNeighborLoader sub-graphs (:class:`gnn.sampling.TorchNeighborSampler`);
 :mod:`gnn.store` saves the embeddings and writes them into Neo4j with vector indexes.
 """
 
@@ -10,6 +11,7 @@ from gnn.features import NodeFeatures, read_features
 from gnn.graph import KnowledgeGraph, read_knowledge_graph, training_graph
 from gnn.lightgcn import train_lightgcn
 from gnn.model import HeteroLightGCN, HeteroSAGE
+from gnn.sampling import TorchNeighborSampler
 from gnn.store import load_embeddings, save_embeddings, write_embeddings
 from gnn.train import TrainConfig, TrainResult, train
 
@@ -19,6 +21,7 @@ __all__ = [
     "KnowledgeGraph",
     "NodeFeatures",
     "TrainConfig",
+    "TorchNeighborSampler",
     "TrainResult",
     "load_embeddings",
     "read_features",

@@ -104,15 +104,28 @@ def gnn() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-write", is_flag=True, help="Do not write embeddings into Neo4j.")
 @click.option("--force", is_flag=True, help="Run even when nothing changed.")
-def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool) -> None:
+@click.option(
+    "--sampler",
+    type=click.Choice(["full", "neighbor"]),
+    default="full",
+    show_default=True,
+    help="HeteroGNN's batches: whole-graph propagation, or LinkNeighborLoader sub-graphs "
+    "(memory follows the batch: for graphs larger than memory).",
+)
+def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool, sampler: str) -> None:
     """Fit every model on the same split, evaluate them, write the report and embeddings."""
     from kg.config import Neo4jSettings
     from kg.connection import connect
-    from recsys.pipeline import build
+    from recsys.gnn import HeteroGNN
+    from recsys.pipeline import DEFAULT_MODELS, build
 
+    models = dict(DEFAULT_MODELS)
+    if sampler != "full":
+        models["HeteroGNN"] = lambda: HeteroGNN(sampler=sampler)
     with connect(Neo4jSettings.from_env()) as driver:
         build(
             driver,
+            models=models,
             out=out,
             seed=seed,
             write_graph=not no_write,

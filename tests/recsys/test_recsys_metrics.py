@@ -30,6 +30,8 @@ MODULES = [
     "recsys.itemknn",
     "recsys.ease",
     "gnn.model",
+    "gnn.sampling",
+    "loaders.config",
 ]
 
 
@@ -126,3 +128,24 @@ def test_served_api_and_cli(tmp_path: Path) -> None:
     assert merged.empty  # already-listened artists are excluded
     result = runner.invoke(recommend, ["user", "1", "--k", "2", "--artefacts", str(tmp_path)])
     assert result.exit_code == 0 and len(result.output.splitlines()) == 2
+
+
+def test_gnn_evaluate_sampler_option_reaches_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    import kg.config
+    import kg.connection
+    import recsys.pipeline
+    from soundbridge.commands.recommend import gnn as gnn_cli
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(kg.config.Neo4jSettings, "from_env", classmethod(lambda cls: None))
+    monkeypatch.setattr(kg.connection, "connect", lambda _s: contextlib.nullcontext("driver"))
+    monkeypatch.setattr(recsys.pipeline, "build", lambda driver, **kw: seen.update(kw))
+    result = CliRunner().invoke(gnn_cli, ["evaluate", "--sampler", "neighbor", "--no-write"])
+    assert result.exit_code == 0, result.output
+    models = seen["models"]
+    assert isinstance(models, dict) and models["HeteroGNN"]().sampler == "neighbor"
+    assert seen["write_graph"] is False
+    bad = CliRunner().invoke(gnn_cli, ["evaluate", "--sampler", "random"])
+    assert bad.exit_code == 2 and "neighbor" in bad.output
