@@ -275,7 +275,7 @@ def _train(
         # expert terms belong to the full-graph sampler (the relations still pass messages)
         friends, expert = None, None
         batches = _NeighborBatches(graph, model, config, x)
-    n_users, n_items = graph["User"].num_nodes, graph["Artist"].num_nodes
+    n_users = graph["User"].num_nodes
     n_tracks = graph["Track"].num_nodes if "Track" in graph.node_types else 0
     steps = max(1, pairs.shape[1] // config.batch_size)
     best, best_epoch, best_state, bad = -1.0, -1, None, 0
@@ -300,7 +300,7 @@ def _train(
             # b: (2, B) rows of the batch's (user, artist) pairs into h
             h = finish(raw)
             u, a = h["User"][b[0]], h["Artist"]
-            n_items = a.shape[0]
+            n_items = a.shape[0]  # the catalogue, or the artists of the sub-graph
             if config.loss == "softmax" and config.negatives > 0:
                 # sampled softmax: the positive against negatives shared by the batch
                 neg = torch.from_numpy(rng.integers(0, n_items, config.negatives))
