@@ -270,7 +270,9 @@ def test_connect_to_nothing_says_how_to_start(tmp_path):
 
 
 def test_status_of_a_stopped_server_exits_0(tmp_path):
-    result = CliRunner().invoke(cli, ["neo4j", "status"], env=_env(tmp_path))
+    # the default address: a NEO4J_URI of the caller's shell must not leak in (None unsets it)
+    env: dict[str, str | None] = {**_env(tmp_path), "NEO4J_URI": None}
+    result = CliRunner().invoke(cli, ["neo4j", "status"], env=env)
     assert result.exit_code == 0, result.output
     assert "status:   not running" in result.output
     assert "uri:      bolt://127.0.0.1:7687" in result.output
