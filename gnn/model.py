@@ -24,6 +24,7 @@ __all__ = [
     "EdgeType",
     "HeteroLightGCN",
     "HeteroSAGE",
+    "degrees",
     "normalised_adjacency",
     "propagate",
     "sampled_adjacency",
@@ -50,9 +51,20 @@ def normalised_adjacency(
         [0.7071, 0.7071]
     """
     src, dst = edge_index
-    deg_src = torch.bincount(src, minlength=num_src).clamp(min=1).float()
-    deg_dst = torch.bincount(dst, minlength=num_dst).clamp(min=1).float()
+    deg_src, deg_dst = (d.clamp(min=1).float() for d in degrees(edge_index, num_src, num_dst))
     return src, dst, deg_dst[dst].rsqrt() * deg_src[src].rsqrt()
+
+
+def degrees(edge_index: Tensor, num_src: int, num_dst: int) -> tuple[Tensor, Tensor]:
+    """Out-degree of every source and in-degree of every target node of one relation.
+
+    Shapes:
+        edge_index: ``(2, E)``; returns ``(num_src,)`` and ``(num_dst,)`` int64 counts.
+    """
+    return (
+        torch.bincount(edge_index[0], minlength=num_src),
+        torch.bincount(edge_index[1], minlength=num_dst),
+    )
 
 
 def sampled_adjacency(
@@ -72,7 +84,8 @@ def sampled_adjacency(
     Shapes:
         edge_index: ``(2, E_sub)`` local (src, dst) indices; n_id_src / n_id_dst: global ids of
         the sub-graph's nodes; deg_src / deg_dst: full-graph degrees of every node of the two
-        labels under this relation. Returns src ``(E_sub,)``, dst ``(E_sub,)``, weight ``(E_sub,)``.
+        labels under this relation (:func:`degrees`). Returns src ``(E_sub,)``, dst ``(E_sub,)``,
+        weight ``(E_sub,)``.
 
     Examples:
         >>> w = sampled_adjacency(torch.tensor([[0], [0]]), torch.tensor([3]), torch.tensor([1]),

@@ -46,6 +46,7 @@ from gnn.model import (
     EdgeType,
     HeteroLightGCN,
     HeteroSAGE,
+    degrees,
     normalised_adjacency,
     sampled_adjacency,
 )
@@ -160,10 +161,7 @@ class _NeighborBatches:
         )
         # full-graph degrees per relation: (out-degree of sources, in-degree of targets)
         self.degrees = {
-            e: (
-                torch.bincount(graph[e].edge_index[0], minlength=graph[e[0]].num_nodes),
-                torch.bincount(graph[e].edge_index[1], minlength=graph[e[2]].num_nodes),
-            )
+            e: degrees(graph[e].edge_index, graph[e[0]].num_nodes, graph[e[2]].num_nodes)
             for e in self.edge_types
         }
 
