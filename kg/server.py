@@ -360,12 +360,13 @@ class Neo4jServer:
     def _set_initial_password(self, java: str) -> None:
         password = self.settings.password
         # picocli expands "@file" into the arguments written in that file, which keeps the
-        # password off the command line (and out of `ps`).
+        # password off the command line (and out of `ps`). "--" ends the options, so that a
+        # password beginning with "-" (one generated password in 64) is not read as one.
         run_dir = self.home / "run"
         fd, arg_file = tempfile.mkstemp(dir=run_dir, prefix=".initial-password.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(_picocli_quote(password) + "\n")
+                f.write("--\n" + _picocli_quote(password) + "\n")
             cmd = [
                 java,
                 "-Xmx256m",
