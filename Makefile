@@ -12,13 +12,20 @@ export SOUNDBRIDGE_HOME ?= $(HOME)/.soundbridge
 
 .PHONY: setup demo test lint bench system-packages serve neo4j-start neo4j-stop clean
 
-setup: $(VENV)/.installed $(VENV)/.neo4j-installed $(WEB)/node_modules/.installed
+setup: $(VENV)/.installed $(VENV)/.musicnn-installed $(VENV)/.neo4j-installed $(WEB)/node_modules/.installed
 
 # Re-runs pip only when pyproject.toml changes; a second `make setup` is a no-op.
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# The pretrained musicnn tagger's weights ship in its PyPI wheel; its own code wants TensorFlow 1.x
+# and NumPy < 1.17, which soundbridge never imports (audio/musicnn.py reads the checkpoints), so it
+# is installed without its dependencies.
+$(VENV)/.musicnn-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --no-deps 'musicnn==0.1.0'
 	@touch $@
 
 # Neo4j's jars come from Maven Central through server/pom.xml into a cache outside the repo.

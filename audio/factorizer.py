@@ -7,6 +7,12 @@ instruments. InfoNCE pulls the two views' ``z_c`` together (both kinds of pairs 
 so songs and tunes are each other's negatives). Supervised heads only see the songs of training
 societies (``held_out_societies`` is stored with the model so that evaluation knows).
 
+With ``pretrained`` (default ``"MSD_musicnn"``) every window also reads its track's frozen
+musicnn embedding (:mod:`audio.musicnn`): a tagger trained on a million songs knows more about
+what makes music danceable, calm or sad than ~800 labelled field recordings can teach. Pass the
+embeddings to :meth:`~AudioFactorizer.fit` / :meth:`~AudioFactorizer.transform` when they are
+cached; otherwise they are computed (about 0.05 s per 3 s of audio on this CPU).
+
 Checkpoints: ``checkpoint_dir/last.pt`` after every epoch (model, optimiser, epoch, RNG states);
 ``fit(..., resume=True)`` continues from it, and a resumed run ends in the same weights as an
 uninterrupted one with the same seed (up to floating-point non-determinism of threaded kernels).
@@ -35,7 +41,7 @@ import torch.nn.functional as F
 
 from audio.augment import Augmenter, add_noise, equalize, gain
 from audio.dataset import CCMCAudio
-from audio.errors import CheckpointError
+from audio.errors import BackboneError, CheckpointError
 from audio.frontend import FrontendConfig, log_mel_batch, track_windows
 from audio.losses import (
     between_group_share,
@@ -45,6 +51,7 @@ from audio.losses import (
     total_correlation,
 )
 from audio.model import FactorVAE, ModelConfig
+from audio.musicnn import MusicnnEmbedder, cached_embeddings
 from audio.render import RenderedSet
 
 __all__ = ["AudioFactorizer", "TrainingLog"]
@@ -77,6 +84,8 @@ class AudioFactorizer:
         temperature: InfoNCE temperature.
         held_out_societies: societies whose labels no supervised loss may see.
         backbone: folder of a ``transformers`` audio model (HuBERT-style) replacing the CNN.
+        pretrained: the frozen tagger whose per-track embedding the style and affect factors
+            read (one of :data:`audio.musicnn.MUSICNN_MODELS`), or ``None`` for audio alone.
         n_variants: whole-song tempo/pitch variants drawn once per song (views pick one).
         seed: seeds Python, NumPy and torch.
         frontend: the log-mel settings.
@@ -105,6 +114,7 @@ class AudioFactorizer:
         temperature: float = 0.1,
         held_out_societies: Sequence[str] = (),
         backbone: str | os.PathLike[str] | None = None,
+        pretrained: str | None = "MSD_musicnn",
         n_variants: int = 3,
         seed: int = 0,
         frontend: FrontendConfig | None = None,
@@ -129,6 +139,7 @@ class AudioFactorizer:
         self.temperature = temperature
         self.held_out_societies = held_out_societies
         self.backbone = backbone
+        self.pretrained = pretrained
         self.n_variants = n_variants
         self.seed = seed
         self.frontend = frontend
@@ -154,6 +165,43 @@ class AudioFactorizer:
         return [self.dim_c, self.dim_s, self.dim_a]
 
     # ------------------------------------------------------------------ fitting
+    def embedder_(self) -> MusicnnEmbedder:
+        """The pretrained tagger (loaded once). Raises BackboneError without ``pretrained``."""
+        if self.pretrained is None:
+            raise BackboneError("this AudioFactorizer was made with pretrained=None")
+        cached = getattr(self, "_embedder", None)
+        if cached is None or cached.model != self.pretrained:
+            cached = self._embedder = MusicnnEmbedder(self.pretrained)
+        return cached
+
+    def embed(
+        self,
+        waves: Sequence[np.ndarray],
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+    ) -> np.ndarray | None:
+        """The frozen context vectors of tracks (``None`` without ``pretrained``).
+
+        Args:
+            waves: recordings at the frontend's rate, each ``(samples_i,)``.
+            cache_dir: keep the result in this folder, keyed by the exact samples
+                (:func:`audio.musicnn.cached_embeddings`).
+            progress: show a tqdm bar.
+
+        Returns:
+            Shapes: ``(n_tracks, context_dim)``.
+        """
+        if self.pretrained is None:
+            return None
+        sr = self.frontend_.sample_rate
+        if cache_dir is not None:
+            return cached_embeddings(self.embedder_(), waves, sr, cache_dir, progress=progress)
+        return self.embedder_().embed(waves, sr, progress=progress)
+
+    def _context_dim(self) -> int:
+        return 0 if self.pretrained is None else MusicnnEmbedder.dim
+
     def _build(
         self, n_functions: int, n_regions: int, n_societies: int, n_instruments: int
     ) -> None:
@@ -169,6 +217,7 @@ class AudioFactorizer:
             n_regions=n_regions,
             n_societies=n_societies,
             n_instruments=max(1, n_instruments),
+            context_dim=self._context_dim(),
         )
         trunk = None
         if self.backbone is not None:
@@ -192,6 +241,8 @@ class AudioFactorizer:
         rendered: RenderedSet | None = None,
         *,
         rendered_train: Sequence[int] | None = None,
+        context: np.ndarray | None = None,
+        rendered_context: np.ndarray | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         resume: bool = False,
         progress: bool = False,
@@ -204,6 +255,10 @@ class AudioFactorizer:
             rendered: tunes rendered in several instruments, for the content pairs.
             rendered_train: indices of the tunes to train on (default: all); the rest are the
                 held-out tunes of the retrieval test.
+            context: the songs' pretrained embeddings (:meth:`embed`), when cached; computed
+                otherwise. Shapes: ``(n_songs, context_dim)``.
+            rendered_context: the same for every rendered tune and instrument.
+                Shapes: ``(n_tunes, n_instruments, context_dim)``.
             checkpoint_dir: where ``last.pt`` is written after every epoch.
             resume: continue from ``checkpoint_dir/last.pt`` when it exists.
             progress: show a tqdm bar.
@@ -238,6 +293,7 @@ class AudioFactorizer:
         )
         fe = self.frontend_
         self._fit_normaliser(ccmc)
+        ctx, rctx = self._fit_context(ccmc, rendered, context, rendered_context, progress)
 
         tunes = np.arange(rendered.waves.shape[0]) if rendered is not None else np.zeros(0, int)
         if rendered is not None and rendered_train is not None:
@@ -338,7 +394,13 @@ class AudioFactorizer:
                 x = torch.from_numpy(np.stack(waves))
                 with torch.no_grad():
                     trunk_in, mel = self._inputs(x)
-                out = self.model_(trunk_in, adversary_scale=adv_scale)
+                batch_ctx = None
+                if ctx is not None:
+                    parts = [ctx[batch], ctx[batch]]
+                    if n_tune and rctx is not None:
+                        parts += [rctx[pick, inst_a], rctx[pick, inst_b]]
+                    batch_ctx = torch.from_numpy(np.concatenate(parts))
+                out = self.model_(trunk_in, adversary_scale=adv_scale, context=batch_ctx)
                 target = F.avg_pool1d(
                     mel[..., : self.model_.dec_frames * self.model_config_.time_pool],
                     self.model_config_.time_pool,
@@ -424,6 +486,42 @@ class AudioFactorizer:
         self.model_.eval()
         return self
 
+    def _fit_context(
+        self,
+        ccmc: CCMCAudio,
+        rendered: RenderedSet | None,
+        context: np.ndarray | None,
+        rendered_context: np.ndarray | None,
+        progress: bool,
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The songs' and rendered tunes' context vectors, checked or computed."""
+        if self.pretrained is None:
+            return None, None
+        dim = self._context_dim()
+        if context is None:
+            context = self.embed(
+                [ccmc.wave(i) for i in range(len(ccmc.track_ids))], progress=progress
+            )
+        rctx = None
+        if rendered is not None:
+            if rendered_context is None:
+                n_t, n_i, n_s = rendered.waves.shape
+                flat = self.embed(list(rendered.waves.reshape(n_t * n_i, n_s)), progress=progress)
+                rendered_context = np.asarray(flat).reshape(n_t, n_i, dim)
+            rctx = np.asarray(rendered_context, dtype=np.float32)
+            if rctx.shape != (*rendered.waves.shape[:2], dim):
+                raise ValueError(
+                    f"rendered_context has shape {rctx.shape}; expected "
+                    f"{(*rendered.waves.shape[:2], dim)} (tunes, instruments, context_dim)"
+                )
+        ctx = np.asarray(context, dtype=np.float32)
+        if ctx.shape != (len(ccmc.track_ids), dim):
+            raise ValueError(
+                f"context has shape {ctx.shape}; expected {(len(ccmc.track_ids), dim)} "
+                "(songs, context_dim): embed the same songs with the same pretrained model"
+            )
+        return ctx, rctx
+
     def _fit_normaliser(self, ccmc: CCMCAudio) -> None:
         """Per-band mean and std of the log-mel over (up to) 200 songs."""
         fe = self.frontend_
@@ -440,31 +538,60 @@ class AudioFactorizer:
             raise CheckpointError("this AudioFactorizer is not fitted; call fit() or load() first")
 
     @torch.no_grad()
-    def transform_windows(self, windows: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Factor means of fixed windows.
+    def transform_windows(
+        self, windows: np.ndarray, batch_size: int = 64, *, context: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Factor means of fixed windows, each window taken as a track of its own.
 
-        Shapes: ``windows: (n, window_samples)`` → ``(n, dim_c + dim_s + dim_a)``.
+        Shapes: ``windows: (n, window_samples)``, ``context: (n, context_dim)`` (computed
+        from the windows when ``None``) → ``(n, dim_c + dim_s + dim_a)``.
         """
         self._check_fitted()
+        if context is None and self.pretrained is not None:
+            context = self.embed(list(windows))
+        return self._encode_windows(windows, context, batch_size)
+
+    def _encode_windows(
+        self, windows: np.ndarray, context: np.ndarray | None, batch_size: int
+    ) -> np.ndarray:
         self.model_.eval()
         out = []
         for s in range(0, len(windows), batch_size):
             x = torch.from_numpy(
                 np.ascontiguousarray(windows[s : s + batch_size], dtype=np.float32)
             )
+            ctx = None
+            if context is not None:
+                ctx = torch.from_numpy(
+                    np.ascontiguousarray(context[s : s + batch_size], dtype=np.float32)
+                )
             trunk_in, _ = self._inputs(x)
-            out.append(self.model_.encode(trunk_in)[0].numpy())
+            out.append(self.model_.encode(trunk_in, ctx)[0].numpy())
         return np.concatenate(out) if out else np.zeros((0, sum(self.dims_)), np.float32)
 
-    def transform(self, waves: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    @torch.no_grad()
+    def transform(
+        self,
+        waves: Sequence[np.ndarray],
+        batch_size: int = 64,
+        *,
+        context: np.ndarray | None = None,
+        progress: bool = False,
+    ) -> np.ndarray:
         """Track factors: the mean of the factors of each track's 3 s windows.
 
-        Shapes: ``waves``: a sequence of ``(samples_i,)`` → ``(n_tracks, dim_c + dim_s + dim_a)``.
+        Shapes: ``waves``: a sequence of ``(samples_i,)``; ``context: (n_tracks, context_dim)``
+        (the tracks' pretrained embeddings; computed when ``None``)
+        → ``(n_tracks, dim_c + dim_s + dim_a)``.
         """
+        self._check_fitted()
         fe = self.frontend_
+        if context is None and self.pretrained is not None:
+            context = self.embed(waves, progress=progress)
         pieces = [track_windows(w, fe) for w in waves]
         owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(pieces)])
-        z = self.transform_windows(np.concatenate(pieces), batch_size)
+        window_ctx = None if context is None else np.asarray(context, np.float32)[owner]
+        z = self._encode_windows(np.concatenate(pieces), window_ctx, batch_size)
         return np.stack([z[owner == i].mean(axis=0) for i in range(len(pieces))])
 
     def split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,7 +3,8 @@
 * **Encoder**: a small CNN trunk over the normalised log-mel; two poolings of its feature map:
   a *temporal* one (time kept in 4 segments, so melody order survives) feeding ``z_c``, and a
   *global* one (mean and max over time, plus the input's per-band mean and std over time)
-  feeding ``z_s`` and ``z_a``. Each factor is a diagonal
+  feeding ``z_s`` and ``z_a``, together with an optional frozen *context* vector of the whole
+  track (a pretrained tagger's embedding, :mod:`audio.musicnn`). Each factor is a diagonal
   Gaussian (``mu``, ``logvar``). With a ``--backbone``, a ``transformers`` audio model replaces
   the CNN (:mod:`audio.backbone`).
 * **Decoder**: an MLP from the concatenated factors to the log-mel pooled 4× in time.
@@ -47,6 +48,9 @@ class ModelConfig:
         summary_stats: also feed the window's per-band log-mel mean and standard deviation over
             time (standardised by a batch norm) into the layer that ``z_s`` and ``z_a`` read
             (CNN trunk only: a backbone's input is the waveform).
+        context_dim: size of the frozen per-track context vector fed (batch-normed, with
+            ``context_dropout``) into that same layer; 0 for none.
+        context_dropout: dropout on the context vector (it is large next to the labelled data).
     """
 
     n_mels: int = 80
@@ -63,6 +67,8 @@ class ModelConfig:
     time_pool: int = 4
     dropout: float = 0.2
     summary_stats: bool = True
+    context_dim: int = 0
+    context_dropout: float = 0.3
 
     @property
     def dims(self) -> list[int]:
@@ -173,6 +179,10 @@ class FactorVAE(nn.Module):
         if self.use_stats:
             self.stats_norm = nn.BatchNorm1d(2 * cfg.n_mels)
             g_size += 2 * cfg.n_mels
+        if cfg.context_dim:
+            self.context_norm = nn.BatchNorm1d(cfg.context_dim)
+            self.context_drop = nn.Dropout(cfg.context_dropout)
+            g_size += cfg.context_dim
         self.content = nn.Sequential(
             nn.Linear(t_size, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 2 * cfg.dim_c)
         )
@@ -194,11 +204,14 @@ class FactorVAE(nn.Module):
         self.society_head = _mlp(cfg.dim_s, cfg.n_societies, 64, cfg.dropout)
         self.instrument_head = _mlp(cfg.dim_s, cfg.n_instruments, 64, 0.0)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, x: torch.Tensor, context: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters.
 
         Shapes: ``x: (batch, n_mels, frames)`` (normalised log-mel, or waveforms for a backbone
-        trunk) → ``mu, logvar: (batch, dim_c + dim_s + dim_a)``.
+        trunk); ``context: (batch, context_dim)``, required when ``context_dim > 0``
+        → ``mu, logvar: (batch, dim_c + dim_s + dim_a)``.
         """
         temporal, pooled = self.trunk(x)
         if self.use_stats:
@@ -206,6 +219,14 @@ class FactorVAE(nn.Module):
             # what a linear probe reads region from on unseen societies (measured).
             stats = torch.cat([x.mean(dim=2), x.std(dim=2)], dim=1)
             pooled = torch.cat([pooled, self.stats_norm(stats)], dim=1)
+        if self.cfg.context_dim:
+            if context is None or context.shape != (x.shape[0], self.cfg.context_dim):
+                got = None if context is None else tuple(context.shape)
+                raise ValueError(
+                    f"this model reads a context vector of shape (batch, {self.cfg.context_dim}); "
+                    f"got {got}"
+                )
+            pooled = torch.cat([pooled, self.context_drop(self.context_norm(context))], dim=1)
         c = self.content(temporal)
         h = self.shared(pooled)
         s, a = self.style(h), self.affect(h)
@@ -219,12 +240,18 @@ class FactorVAE(nn.Module):
         """Shapes: ``z: (batch, dim_c + dim_s + dim_a)`` → ``(batch, n_mels, frames // pool)``."""
         return self.decoder(z).view(-1, self.cfg.n_mels, self.dec_frames)
 
-    def forward(self, x: torch.Tensor, adversary_scale: float = 1.0) -> Factors:
+    def forward(
+        self,
+        x: torch.Tensor,
+        adversary_scale: float = 1.0,
+        context: torch.Tensor | None = None,
+    ) -> Factors:
         """Encode, sample, decode and run every head.
 
-        Shapes: ``x: (batch, n_mels, frames)``; see :class:`Factors` for the outputs.
+        Shapes: ``x: (batch, n_mels, frames)``, ``context: (batch, context_dim)``; see
+        :class:`Factors` for the outputs.
         """
-        mu, logvar = self.encode(x)
+        mu, logvar = self.encode(x, context)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
         # The heads read the posterior means: with a small β the sampling noise would otherwise
         # drown the factors' signal early in training (measured: the instrument head then stays

@@ -125,7 +125,7 @@ def train_cmd(
     """Train the factorizer (progress bar, a checkpoint per epoch, --resume, seeded)."""
     import torch
 
-    from audio.dataset import society_split
+    from audio.dataset import audio_cache_dir, society_split
     from audio.factorizer import AudioFactorizer
     from audio.render import load_tunes, render_tunes
 
@@ -172,10 +172,27 @@ def train_cmd(
         parts = ", ".join(f"{k} {v:.3f}" for k, v in rec.items() if k not in ("epoch", "seconds"))
         click.echo(f"epoch {int(rec['epoch'])}: {rec['seconds']:.0f}s; {parts}", err=True)
 
+    context = rendered_context = None
+    if model.pretrained is not None:
+        # A frozen forward pass of big convolutions: every core helps here (unlike training).
+        torch.set_num_threads(os.cpu_count() or 1)
+        click.echo(
+            f"pretrained embeddings ({model.pretrained}, cached after the first run)", err=True
+        )
+        context = model.embed(_waves(ccmc), cache_dir=audio_cache_dir(), progress=True)
+        if rendered is not None:
+            n_t, n_i, n_s = rendered.waves.shape
+            flat = list(rendered.waves.reshape(n_t * n_i, n_s))
+            rendered_context = np.asarray(
+                model.embed(flat, cache_dir=audio_cache_dir(), progress=True)
+            ).reshape(n_t, n_i, -1)
+        torch.set_num_threads(int(os.environ.get("SOUNDBRIDGE_TORCH_THREADS", "1")))
     model.fit(
         ccmc,
         rendered,
         rendered_train=train_t or None,
+        context=context,
+        rendered_context=rendered_context,
         checkpoint_dir=run,
         resume=resume,
         progress=True,
@@ -186,6 +203,10 @@ def train_cmd(
     click.echo(f"trained in {time.perf_counter() - t0:.0f}s; model: {run / 'model.pt'}")
 
 
+def _waves(ccmc) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    return [ccmc.wave(i) for i in range(len(ccmc.track_ids))]
+
+
 def _song_factors(model, ccmc, run: Path) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Factors of every CCMC song, cached in the run folder next to the model."""
     cache = run / "song_factors.npz"
@@ -194,7 +215,11 @@ def _song_factors(model, ccmc, run: Path) -> np.ndarray:  # type: ignore[no-unty
         with np.load(cache, allow_pickle=False) as f:
             if int(f["stamp"]) == stamp and list(f["ids"]) == ccmc.track_ids:
                 return np.asarray(f["z"])
-    z = model.transform([ccmc.wave(i) for i in range(len(ccmc.track_ids))])
+    from audio.dataset import audio_cache_dir
+
+    waves = _waves(ccmc)
+    context = model.embed(waves, cache_dir=audio_cache_dir(), progress=True)
+    z = model.transform(waves, context=context)
     np.savez(cache, z=z, ids=np.array(ccmc.track_ids), stamp=np.int64(stamp))
     return z
 
@@ -241,6 +266,7 @@ def export_factors_cmd(path: Path, run_dir: Path | None, data: Path | None, no_g
 )
 def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> None:
     """Probes on society-grouped splits, retrieval, MIG: a Markdown report with PNG plots."""
+    from audio.dataset import audio_cache_dir
     from audio.evaluation import mutual_information_gap, probe, retrieval_top1, write_report
     from audio.render import load_tunes, render_tunes
     from loaders.config import data_root
@@ -299,7 +325,9 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
         test_t = split["rendered_test"]
         w = rendered.waves[test_t]  # (tunes, instruments, samples)
         n_t, n_i, n_s = w.shape
-        zr = model.transform_windows(w.reshape(n_t * n_i, n_s)).reshape(n_t, n_i, -1)
+        flat = w.reshape(n_t * n_i, n_s)
+        ctx = model.embed(list(flat), cache_dir=audio_cache_dir(), progress=True)
+        zr = model.transform_windows(flat, context=ctx).reshape(n_t, n_i, -1)
         rc, rs, ra = (p.reshape(n_t, n_i, -1) for p in model.split(zr.reshape(n_t * n_i, -1)))
         results["held-out rendered tunes"] = n_t
         results["same-melody retrieval top-1 by z_c (target >= 0.9)"] = retrieval_top1(rc)
