@@ -636,6 +636,7 @@ class AudioFactorizer:
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise CheckpointError(f"{path}: not a soundbridge audio model (format {_FORMAT})")
         params = dict(state["params"])
+        params.setdefault("pretrained", None)  # models saved before the option had none
         if params["frontend"] is not None:
             params["frontend"] = FrontendConfig(**params["frontend"])
         self = cls(**params)

@@ -149,7 +149,7 @@ def _run_audio(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
 
     run = _audio_run()
     if not (run / "model.pt").is_file():
-        log("audio: no trained model yet; training the default configuration (about 10 minutes)")
+        log("audio: no trained model yet; training the default configuration (about 14 minutes)")
         audio_cli.main(args=["train", "--run", str(run)], standalone_mode=False)
     out = run / "factors.parquet"
     audio_cli.main(args=["export-factors", str(out), "--run", str(run)], standalone_mode=False)

@@ -131,3 +131,17 @@ def test_factorizer_reads_the_context_and_refuses_a_wrong_one(toy_songs) -> None
     assert not np.allclose(f.transform(waves[:2], context=other), z, atol=1e-4)
     plain = AudioFactorizer(**tiny, epochs=1, pretrained=None).fit(toy_songs)
     assert plain.embed(waves) is None and plain.model_config_.context_dim == 0
+
+
+def test_a_model_saved_before_the_pretrained_option_loads_without_it(
+    toy_songs,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    tiny = {"dim_c": 4, "dim_s": 3, "dim_a": 2, "channels": (8,), "batch_size": 6, "n_variants": 1}
+    f = AudioFactorizer(**tiny, epochs=1, pretrained=None).fit(toy_songs)
+    f.save(tmp_path / "m.pt")
+    state = torch.load(tmp_path / "m.pt", weights_only=False)
+    del state["params"]["pretrained"]
+    torch.save(state, tmp_path / "old.pt")
+    old = AudioFactorizer.load(tmp_path / "old.pt")
+    assert old.pretrained is None and old.embed([toy_songs.wave(0)]) is None
