@@ -165,7 +165,7 @@ class AudioFactorizer:
         return [self.dim_c, self.dim_s, self.dim_a]
 
     # ------------------------------------------------------------------ fitting
-    def embedder_(self) -> MusicnnEmbedder:
+    def _tagger(self) -> MusicnnEmbedder:
         """The pretrained tagger (loaded once). Raises BackboneError without ``pretrained``."""
         if self.pretrained is None:
             raise BackboneError("this AudioFactorizer was made with pretrained=None")
@@ -196,8 +196,26 @@ class AudioFactorizer:
             return None
         sr = self.frontend_.sample_rate
         if cache_dir is not None:
-            return cached_embeddings(self.embedder_(), waves, sr, cache_dir, progress=progress)
-        return self.embedder_().embed(waves, sr, progress=progress)
+            return cached_embeddings(self._tagger(), waves, sr, cache_dir, progress=progress)
+        return self._tagger().embed(waves, sr, progress=progress)
+
+    def embed_grid(
+        self,
+        waves: np.ndarray,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+    ) -> np.ndarray | None:
+        """:meth:`embed` for a grid of recordings, e.g. tunes × instruments.
+
+        Shapes: ``waves: (n_tunes, n_instruments, samples)`` → ``(n_tunes, n_instruments,
+        context_dim)`` (``None`` without ``pretrained``).
+        """
+        n_t, n_i, n_s = waves.shape
+        flat = self.embed(
+            list(waves.reshape(n_t * n_i, n_s)), cache_dir=cache_dir, progress=progress
+        )
+        return None if flat is None else flat.reshape(n_t, n_i, -1)
 
     def _context_dim(self) -> int:
         return 0 if self.pretrained is None else MusicnnEmbedder.dim
@@ -505,9 +523,7 @@ class AudioFactorizer:
         rctx = None
         if rendered is not None:
             if rendered_context is None:
-                n_t, n_i, n_s = rendered.waves.shape
-                flat = self.embed(list(rendered.waves.reshape(n_t * n_i, n_s)), progress=progress)
-                rendered_context = np.asarray(flat).reshape(n_t, n_i, dim)
+                rendered_context = self.embed_grid(rendered.waves, progress=progress)
             rctx = np.asarray(rendered_context, dtype=np.float32)
             if rctx.shape != (*rendered.waves.shape[:2], dim):
                 raise ValueError(

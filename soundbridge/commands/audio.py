@@ -181,11 +181,9 @@ def train_cmd(
         )
         context = model.embed(_waves(ccmc), cache_dir=audio_cache_dir(), progress=True)
         if rendered is not None:
-            n_t, n_i, n_s = rendered.waves.shape
-            flat = list(rendered.waves.reshape(n_t * n_i, n_s))
-            rendered_context = np.asarray(
-                model.embed(flat, cache_dir=audio_cache_dir(), progress=True)
-            ).reshape(n_t, n_i, -1)
+            rendered_context = model.embed_grid(
+                rendered.waves, cache_dir=audio_cache_dir(), progress=True
+            )
         torch.set_num_threads(int(os.environ.get("SOUNDBRIDGE_TORCH_THREADS", "1")))
     model.fit(
         ccmc,
@@ -325,9 +323,10 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
         test_t = split["rendered_test"]
         w = rendered.waves[test_t]  # (tunes, instruments, samples)
         n_t, n_i, n_s = w.shape
-        flat = w.reshape(n_t * n_i, n_s)
-        ctx = model.embed(list(flat), cache_dir=audio_cache_dir(), progress=True)
-        zr = model.transform_windows(flat, context=ctx).reshape(n_t, n_i, -1)
+        ctx = model.embed_grid(w, cache_dir=audio_cache_dir(), progress=True)
+        flat_ctx = None if ctx is None else ctx.reshape(n_t * n_i, -1)
+        zr = model.transform_windows(w.reshape(n_t * n_i, n_s), context=flat_ctx)
+        zr = zr.reshape(n_t, n_i, -1)
         rc, rs, ra = (p.reshape(n_t, n_i, -1) for p in model.split(zr.reshape(n_t * n_i, -1)))
         results["held-out rendered tunes"] = n_t
         results["same-melody retrieval top-1 by z_c (target >= 0.9)"] = retrieval_top1(rc)
