@@ -22,6 +22,7 @@ import numpy as np
 
 __all__ = [
     "ProbeResult",
+    "bootstrap_ci",
     "probe",
     "retrieval_top1",
     "mutual_information_gap",
@@ -42,6 +43,10 @@ class ProbeResult:
         n_train: training rows. n_test: test rows.
         labels: class names (rows/columns of ``confusion``).
         confusion: counts, true × predicted. Shapes: ``(classes, classes)``.
+        accuracy_ci95, ratio_ci95: 95% bootstrap intervals of ``accuracy`` and of
+            ``balanced_accuracy / chance`` (resampling the test side's groups — societies — when
+            given, else its rows; each resample's chance from the classes it holds); ``None``
+            when not computed.
     """
 
     accuracy: float
@@ -51,6 +56,49 @@ class ProbeResult:
     n_test: int
     labels: list[str] = field(default_factory=list)
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    accuracy_ci95: tuple[float, float] | None = None
+    ratio_ci95: tuple[float, float] | None = None
+
+
+def _balanced(y: np.ndarray, pred: np.ndarray) -> float:
+    classes = np.unique(y)
+    return float(np.mean([np.mean(pred[y == c] == c) for c in classes]))
+
+
+def bootstrap_ci(
+    y_test: np.ndarray,
+    pred: np.ndarray,
+    groups: np.ndarray | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """95% percentile intervals of accuracy and of balanced accuracy / chance over resamples.
+
+    Songs of one society are not independent (same recordist, same style), so with ``groups``
+    whole groups are resampled (a cluster bootstrap), which gives the wider, honest interval.
+
+    Args:
+        y_test: Shapes: ``(n,)`` true labels. pred: ``(n,)`` predicted labels.
+        groups: ``(n,)`` group of each row (e.g. society id), or ``None`` for rows.
+        n_boot: resamples. seed: random state.
+
+    Returns:
+        ``((acc_lo, acc_hi), (ratio_lo, ratio_hi))``; a resample's chance is one over the
+        number of classes it holds.
+    """
+    y, pr = np.asarray(y_test), np.asarray(pred)
+    g = np.arange(len(y)) if groups is None else np.asarray(groups)
+    keys, inverse = np.unique(g, return_inverse=True)
+    members = [np.flatnonzero(inverse == i) for i in range(len(keys))]
+    rng = np.random.default_rng(seed)
+    acc, bal = np.empty(n_boot), np.empty(n_boot)
+    for b in range(n_boot):
+        rows = np.concatenate([members[i] for i in rng.integers(0, len(keys), len(keys))])
+        acc[b] = np.mean(y[rows] == pr[rows])
+        bal[b] = _balanced(y[rows], pr[rows]) * len(np.unique(y[rows]))
+    lo, hi = np.percentile(acc, [2.5, 97.5]), np.percentile(bal, [2.5, 97.5])
+    return (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1]))
 
 
 def probe(
@@ -61,6 +109,8 @@ def probe(
     *,
     c: float = 0.5,
     seed: int = 0,
+    groups_test: Sequence[str] | None = None,
+    n_boot: int = 1000,
 ) -> ProbeResult:
     """Fit a linear probe on the training side and score it on the test side.
 
@@ -69,6 +119,9 @@ def probe(
         x_test: Shapes: ``(n_test, dim)``. y_test: ``n_test`` labels.
         c: inverse L2 strength of the logistic regression.
         seed: solver seed.
+        groups_test: ``n_test`` group ids (societies) for the cluster-bootstrap intervals;
+            ``None`` resamples rows.
+        n_boot: bootstrap resamples for the intervals (0: none).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score, confusion_matrix
@@ -79,6 +132,17 @@ def probe(
     clf.fit(x_train, list(y_train))
     pred = clf.predict(x_test)
     labels = sorted(set(y_train) | set(y_test))
+    acc_ci, bal_ci = (
+        bootstrap_ci(
+            np.asarray(y_test),
+            pred,
+            None if groups_test is None else np.asarray(groups_test),
+            n_boot=n_boot,
+            seed=seed,
+        )
+        if n_boot > 0
+        else (None, None)
+    )
     return ProbeResult(
         accuracy=float(np.mean(pred == np.asarray(y_test))),
         balanced_accuracy=float(balanced_accuracy_score(list(y_test), pred)),
@@ -87,6 +151,8 @@ def probe(
         n_test=len(y_test),
         labels=labels,
         confusion=confusion_matrix(list(y_test), pred, labels=labels),
+        accuracy_ci95=acc_ci,
+        ratio_ci95=bal_ci,
     )
 
 
@@ -231,13 +297,22 @@ def write_report(
         lines.append(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
     lines += ["", "## Linear probes (society-grouped split)", ""]
     lines += [
-        "| probe | accuracy | balanced accuracy | chance | train | test |",
-        "|---|---|---|---|---|---|",
+        "95% intervals: bootstrap over the test side's societies (whole societies resampled); "
+        "each resample's chance counts the classes it holds.",
+        "",
+        "| probe | accuracy | 95% interval | balanced accuracy | balanced / chance | "
+        "95% interval | chance | train | test |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def interval(ci: tuple[float, float] | None) -> str:
+        return "—" if ci is None else f"{ci[0]:.2f}–{ci[1]:.2f}"
+
     for name, r in probes.items():
         lines.append(
-            f"| {name} | {r.accuracy:.3f} | {r.balanced_accuracy:.3f} | {r.chance:.3f} | "
-            f"{r.n_train} | {r.n_test} |"
+            f"| {name} | {r.accuracy:.3f} | {interval(r.accuracy_ci95)} | "
+            f"{r.balanced_accuracy:.3f} | {r.balanced_accuracy / r.chance:.2f} | "
+            f"{interval(r.ratio_ci95)} | {r.chance:.3f} | {r.n_train} | {r.n_test} |"
         )
     lines += ["", "## Confusion matrices", ""]
     for name in confusions:

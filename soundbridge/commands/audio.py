@@ -253,6 +253,10 @@ def export_factors_cmd(path: Path, run_dir: Path | None, data: Path | None, no_g
         click.echo(f"stored zc, zs, za on {n} Track nodes")
 
 
+def _interval(ci: tuple[float, float] | None) -> str:
+    return "—" if ci is None else f"{ci[0]:.3f}–{ci[1]:.3f}"
+
+
 @audio.command("evaluate")
 @_run_option
 @_data_option
@@ -287,19 +291,27 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
     has_mir = mir.notna().all(axis=1).to_numpy()
     x_mir = mir.to_numpy(dtype=float)
 
+    society = songs["society_id"].astype(str).to_numpy()
     probes = {}
     tr, te = labelled & ~test, labelled & test
     for name, x in (("z_a", za), ("z_s", zs), ("z_c", zc)):
-        probes[f"function from {name}"] = probe(x[tr], fn[tr], x[te], fn[te])
+        probes[f"function from {name}"] = probe(
+            x[tr], fn[tr], x[te], fn[te], groups_test=society[te]
+        )
     trm, tem = tr & has_mir, te & has_mir
-    probes["function from MIRtoolbox"] = probe(x_mir[trm], fn[trm], x_mir[tem], fn[tem])
+    probes["function from MIRtoolbox"] = probe(
+        x_mir[trm], fn[trm], x_mir[tem], fn[tem], groups_test=society[tem]
+    )
     for name, x in (("z_a", za), ("z_s", zs)):
-        probes[f"region from {name}"] = probe(x[~test], region[~test], x[test], region[test])
+        probes[f"region from {name}"] = probe(
+            x[~test], region[~test], x[test], region[test], groups_test=society[test]
+        )
     probes["region from MIRtoolbox"] = probe(
         x_mir[~test & has_mir],
         region[~test & has_mir],
         x_mir[test & has_mir],
         region[test & has_mir],
+        groups_test=society[test & has_mir],
     )
 
     results: dict[str, object] = {
@@ -308,11 +320,15 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
         "function accuracy from z_a (target >= 0.30 and > MIRtoolbox)": probes[
             "function from z_a"
         ].accuracy,
+        "function accuracy from z_a, 95% interval (societies resampled)": _interval(
+            probes["function from z_a"].accuracy_ci95
+        ),
         "function accuracy from MIRtoolbox": probes["function from MIRtoolbox"].accuracy,
         "region balanced accuracy from z_a / chance (target <= 1.5)": probes[
             "region from z_a"
         ].balanced_accuracy
         / probes["region from z_a"].chance,
+        "region from z_a / chance, 95% interval": _interval(probes["region from z_a"].ratio_ci95),
         "region balanced accuracy from z_s / chance (target >= 3)": probes[
             "region from z_s"
         ].balanced_accuracy
@@ -369,6 +385,8 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
                     k: {
                         "accuracy": r.accuracy,
                         "balanced_accuracy": r.balanced_accuracy,
+                        "accuracy_ci95": r.accuracy_ci95,
+                        "balanced_over_chance_ci95": r.ratio_ci95,
                         "chance": r.chance,
                         "n_train": r.n_train,
                         "n_test": r.n_test,

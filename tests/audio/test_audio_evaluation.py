@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio.evaluation import mutual_information_gap, probe, retrieval_top1, write_report
+from audio.evaluation import (
+    bootstrap_ci,
+    mutual_information_gap,
+    probe,
+    retrieval_top1,
+    write_report,
+)
 
 
 def test_retrieval_finds_the_same_tune_and_fails_on_shuffled() -> None:
@@ -52,3 +58,22 @@ def test_probe_and_report(tmp_path: Path) -> None:
         and (tmp_path / "map_m.png").is_file()
         and (tmp_path / "confusion_p.png").is_file()
     )
+
+
+def test_bootstrap_interval_resamples_whole_societies() -> None:
+    # two societies of five songs: one all right, one all wrong. Resampling societies can draw
+    # the wrong one twice, so the interval spans 0..1; resampling songs cannot come near that.
+    y = np.array(["a"] * 10)
+    pred = np.array(["a"] * 5 + ["b"] * 5)
+    groups = np.array(["S1"] * 5 + ["S2"] * 5)
+    (lo, hi), (blo, bhi) = bootstrap_ci(y, pred, groups, n_boot=400)
+    assert (lo, hi) == (0.0, 1.0) and (blo, bhi) == (0.0, 1.0)  # one class: chance is 1
+    (rlo, rhi), _ = bootstrap_ci(y, pred, None, n_boot=400)
+    assert 0.1 <= rlo < 0.5 < rhi <= 0.9
+    # two classes, always right: balanced accuracy 1 against chance 1/2 when a resample holds
+    # both societies' classes, 1 against 1 when it holds one
+    y2 = np.array(["a"] * 5 + ["b"] * 5)
+    acc, ratio = bootstrap_ci(y2, y2, groups, n_boot=400)
+    assert acc == (1.0, 1.0) and ratio == (1.0, 2.0)
+    r = probe(np.eye(2), ["a", "b"], np.eye(2), ["a", "b"], groups_test=["S1", "S2"], n_boot=0)
+    assert r.accuracy_ci95 is None and r.ratio_ci95 is None
