@@ -2,7 +2,10 @@
 
 Inference: the trained model of a run folder turns ``--tracks`` real CCMC clips (about 10 s each,
 4 windows of 3 s) into factors, after one warm-up batch; the figure is tracks per second and
-windows per second, decoding excluded (clips come from the decode cache).
+windows per second, decoding excluded (clips come from the decode cache). For a model with a
+pretrained tagger (``pretrained="MSD_musicnn"``, the default) the two stages are also timed apart:
+the tagger's embedding (computed once per recording and cached on disk by the commands) and the
+factor heads given that embedding.
 Training: seconds per epoch, read from the run's ``history.json`` (what `soundbridge audio
 train` measured), plus the epoch count and total.
 
@@ -50,6 +53,15 @@ def main() -> None:
     start = time.perf_counter()
     model.transform(waves)
     seconds = time.perf_counter() - start
+    stages: dict[str, float] = {}
+    if model.pretrained is not None:
+        start = time.perf_counter()
+        context = model.embed(waves)
+        stages["pretrained_embedding_seconds"] = time.perf_counter() - start
+        start = time.perf_counter()
+        model.transform(waves, context=context)
+        stages["factor_heads_seconds"] = time.perf_counter() - start
+        stages["factor_heads_tracks_per_second"] = len(waves) / stages["factor_heads_seconds"]
 
     history_file = args.run / "history.json"
     history = json.loads(history_file.read_text()) if history_file.is_file() else model.history_
@@ -67,6 +79,8 @@ def main() -> None:
             "seconds": seconds,
             "tracks_per_second": len(waves) / seconds,
             "windows_per_second": n_windows / seconds,
+            "pretrained": model.pretrained,
+            **stages,
         },
         "training": {
             "epochs": len(epoch_seconds),
