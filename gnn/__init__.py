@@ -13,7 +13,11 @@ from gnn.lightgcn import train_lightgcn
 from gnn.model import HeteroLightGCN, HeteroSAGE
 from gnn.sampling import TorchNeighborSampler
 from gnn.store import load_embeddings, save_embeddings, write_embeddings
-from gnn.train import TrainConfig, TrainResult, train
+from gnn.train import TrainConfig, TrainResult
+
+# the training function is not re-exported here: as ``gnn.train`` it would shadow the
+# ``gnn.train`` module (``import gnn.train as t`` would give the function); use
+# ``from gnn.train import train``
 
 __all__ = [
     "HeteroLightGCN",
@@ -27,7 +31,6 @@ __all__ = [
     "read_features",
     "read_knowledge_graph",
     "save_embeddings",
-    "train",
     "train_lightgcn",
     "training_graph",
     "write_embeddings",

@@ -158,3 +158,16 @@ def test_co_top_k_keeps_the_strongest_co_collected_artists() -> None:
     co = g[CO_COLLECTED].edge_index
     assert torch.bincount(co[0]).max() == 1
     assert co[1, co[0] == 0].tolist() == [1]  # artist 1 (index 0) → artist 2 (index 1)
+
+
+def test_gnn_train_names_the_module() -> None:
+    # a package-level re-export of the training function once shadowed the module, so that
+    # `import gnn.train as t` gave the function and patching `t.X` silently did nothing
+    import importlib
+    import types
+
+    import gnn
+    import gnn.train as t
+
+    assert isinstance(t, types.ModuleType) and t is importlib.import_module("gnn.train")
+    assert isinstance(gnn.train, types.ModuleType) and callable(t.train)
