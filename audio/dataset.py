@@ -46,6 +46,10 @@ class CCMCAudio:
         """Track ``i``'s samples without the padding. Shapes: ``(lengths[i],)``."""
         return self.waves[i, : self.lengths[i]]
 
+    def track_waves(self) -> list[np.ndarray]:
+        """Every track's samples without the padding, in order (views, no copies)."""
+        return [self.wave(i) for i in range(len(self.track_ids))]
+
     def take(self, idx: np.ndarray) -> CCMCAudio:
         """A subset (for quick runs and tests). ``idx``: integer positions."""
         return CCMCAudio(

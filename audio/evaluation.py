@@ -23,6 +23,7 @@ import numpy as np
 __all__ = [
     "ProbeResult",
     "bootstrap_ci",
+    "format_interval",
     "probe",
     "retrieval_top1",
     "mutual_information_gap",
@@ -61,8 +62,14 @@ class ProbeResult:
 
 
 def _balanced(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y`` (scikit-learn's balanced accuracy)."""
     classes = np.unique(y)
     return float(np.mean([np.mean(pred[y == c] == c) for c in classes]))
+
+
+def format_interval(ci: tuple[float, float] | None, digits: int = 2) -> str:
+    """``"lo–hi"`` for a report, ``"—"`` when there is no interval."""
+    return "—" if ci is None else f"{ci[0]:.{digits}f}–{ci[1]:.{digits}f}"
 
 
 def bootstrap_ci(
@@ -124,7 +131,7 @@ def probe(
         n_boot: bootstrap resamples for the intervals (0: none).
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+    from sklearn.metrics import confusion_matrix
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -145,7 +152,7 @@ def probe(
     )
     return ProbeResult(
         accuracy=float(np.mean(pred == np.asarray(y_test))),
-        balanced_accuracy=float(balanced_accuracy_score(list(y_test), pred)),
+        balanced_accuracy=_balanced(np.asarray(y_test), pred),
         chance=1.0 / len(set(y_test)),
         n_train=len(y_train),
         n_test=len(y_test),
@@ -305,14 +312,11 @@ def write_report(
         "|---|---|---|---|---|---|---|---|---|",
     ]
 
-    def interval(ci: tuple[float, float] | None) -> str:
-        return "—" if ci is None else f"{ci[0]:.2f}–{ci[1]:.2f}"
-
     for name, r in probes.items():
         lines.append(
-            f"| {name} | {r.accuracy:.3f} | {interval(r.accuracy_ci95)} | "
+            f"| {name} | {r.accuracy:.3f} | {format_interval(r.accuracy_ci95)} | "
             f"{r.balanced_accuracy:.3f} | {r.balanced_accuracy / r.chance:.2f} | "
-            f"{interval(r.ratio_ci95)} | {r.chance:.3f} | {r.n_train} | {r.n_test} |"
+            f"{format_interval(r.ratio_ci95)} | {r.chance:.3f} | {r.n_train} | {r.n_test} |"
         )
     lines += ["", "## Confusion matrices", ""]
     for name in confusions:

@@ -517,8 +517,13 @@ class AudioFactorizer:
             return None, None
         dim = self._context_dim()
         if context is None:
-            context = self.embed(
-                [ccmc.wave(i) for i in range(len(ccmc.track_ids))], progress=progress
+            context = self.embed(ccmc.track_waves(), progress=progress)
+        # a context given for other songs fails here, before the rendered set is embedded
+        ctx = np.asarray(context, dtype=np.float32)
+        if ctx.shape != (len(ccmc.track_ids), dim):
+            raise ValueError(
+                f"context has shape {ctx.shape}; expected {(len(ccmc.track_ids), dim)} "
+                "(songs, context_dim): embed the same songs with the same pretrained model"
             )
         rctx = None
         if rendered is not None:
@@ -530,12 +535,6 @@ class AudioFactorizer:
                     f"rendered_context has shape {rctx.shape}; expected "
                     f"{(*rendered.waves.shape[:2], dim)} (tunes, instruments, context_dim)"
                 )
-        ctx = np.asarray(context, dtype=np.float32)
-        if ctx.shape != (len(ccmc.track_ids), dim):
-            raise ValueError(
-                f"context has shape {ctx.shape}; expected {(len(ccmc.track_ids), dim)} "
-                "(songs, context_dim): embed the same songs with the same pretrained model"
-            )
         return ctx, rctx
 
     def _fit_normaliser(self, ccmc: CCMCAudio) -> None:

@@ -47,7 +47,7 @@ def main() -> None:
 
     model = AudioFactorizer.load(args.run / "model.pt")
     ccmc = load_ccmc_audio(data_root() / "ccmc")
-    waves = [ccmc.wave(i) for i in range(min(args.tracks, len(ccmc.track_ids)))]
+    waves = ccmc.track_waves()[: args.tracks]
     n_windows = sum(len(track_windows(w, model.frontend_)) for w in waves)
     model.transform(waves[:8])  # warm-up
     start = time.perf_counter()

@@ -179,7 +179,7 @@ def train_cmd(
         click.echo(
             f"pretrained embeddings ({model.pretrained}, cached after the first run)", err=True
         )
-        context = model.embed(_waves(ccmc), cache_dir=audio_cache_dir(), progress=True)
+        context = model.embed(ccmc.track_waves(), cache_dir=audio_cache_dir(), progress=True)
         if rendered is not None:
             rendered_context = model.embed_grid(
                 rendered.waves, cache_dir=audio_cache_dir(), progress=True
@@ -201,10 +201,6 @@ def train_cmd(
     click.echo(f"trained in {time.perf_counter() - t0:.0f}s; model: {run / 'model.pt'}")
 
 
-def _waves(ccmc) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
-    return [ccmc.wave(i) for i in range(len(ccmc.track_ids))]
-
-
 def _song_factors(model, ccmc, run: Path) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Factors of every CCMC song, cached in the run folder next to the model."""
     cache = run / "song_factors.npz"
@@ -215,7 +211,7 @@ def _song_factors(model, ccmc, run: Path) -> np.ndarray:  # type: ignore[no-unty
                 return np.asarray(f["z"])
     from audio.dataset import audio_cache_dir
 
-    waves = _waves(ccmc)
+    waves = ccmc.track_waves()
     context = model.embed(waves, cache_dir=audio_cache_dir(), progress=True)
     z = model.transform(waves, context=context)
     np.savez(cache, z=z, ids=np.array(ccmc.track_ids), stamp=np.int64(stamp))
@@ -253,10 +249,6 @@ def export_factors_cmd(path: Path, run_dir: Path | None, data: Path | None, no_g
         click.echo(f"stored zc, zs, za on {n} Track nodes")
 
 
-def _interval(ci: tuple[float, float] | None) -> str:
-    return "—" if ci is None else f"{ci[0]:.3f}–{ci[1]:.3f}"
-
-
 @audio.command("evaluate")
 @_run_option
 @_data_option
@@ -269,7 +261,13 @@ def _interval(ci: tuple[float, float] | None) -> str:
 def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> None:
     """Probes on society-grouped splits, retrieval, MIG: a Markdown report with PNG plots."""
     from audio.dataset import audio_cache_dir
-    from audio.evaluation import mutual_information_gap, probe, retrieval_top1, write_report
+    from audio.evaluation import (
+        format_interval,
+        mutual_information_gap,
+        probe,
+        retrieval_top1,
+        write_report,
+    )
     from audio.render import load_tunes, render_tunes
     from loaders.config import data_root
     from loaders.nhs import load_mir_features
@@ -320,15 +318,17 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
         "function accuracy from z_a (target >= 0.30 and > MIRtoolbox)": probes[
             "function from z_a"
         ].accuracy,
-        "function accuracy from z_a, 95% interval (societies resampled)": _interval(
-            probes["function from z_a"].accuracy_ci95
+        "function accuracy from z_a, 95% interval (societies resampled)": format_interval(
+            probes["function from z_a"].accuracy_ci95, 3
         ),
         "function accuracy from MIRtoolbox": probes["function from MIRtoolbox"].accuracy,
         "region balanced accuracy from z_a / chance (target <= 1.5)": probes[
             "region from z_a"
         ].balanced_accuracy
         / probes["region from z_a"].chance,
-        "region from z_a / chance, 95% interval": _interval(probes["region from z_a"].ratio_ci95),
+        "region from z_a / chance, 95% interval": format_interval(
+            probes["region from z_a"].ratio_ci95, 3
+        ),
         "region balanced accuracy from z_s / chance (target >= 3)": probes[
             "region from z_s"
         ].balanced_accuracy
@@ -342,14 +342,13 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
         ctx = model.embed_grid(w, cache_dir=audio_cache_dir(), progress=True)
         flat_ctx = None if ctx is None else ctx.reshape(n_t * n_i, -1)
         zr = model.transform_windows(w.reshape(n_t * n_i, n_s), context=flat_ctx)
-        zr = zr.reshape(n_t, n_i, -1)
-        rc, rs, ra = (p.reshape(n_t, n_i, -1) for p in model.split(zr.reshape(n_t * n_i, -1)))
+        rc, rs, ra = (p.reshape(n_t, n_i, -1) for p in model.split(zr))
         results["held-out rendered tunes"] = n_t
         results["same-melody retrieval top-1 by z_c (target >= 0.9)"] = retrieval_top1(rc)
         results["same-melody retrieval top-1 by z_s (contrast)"] = retrieval_top1(rs)
         results["same-melody retrieval top-1 by z_a (contrast)"] = retrieval_top1(ra)
         mig = mutual_information_gap(
-            zr.reshape(n_t * n_i, -1),
+            zr,
             {"tune": np.repeat(np.arange(n_t), n_i), "instrument": np.tile(np.arange(n_i), n_t)},
         )
         dims = model.dims_
