@@ -20,6 +20,7 @@ import pandas as pd
 
 from audio.frontend import load_audio
 from loaders.ccmc import load_ccmc
+from loaders.files import replacing
 
 __all__ = ["CCMCAudio", "audio_cache_dir", "load_ccmc_audio", "society_split"]
 
@@ -102,10 +103,8 @@ def load_ccmc_audio(
         lengths[i] = len(w)
         if progress is not None:
             progress(i + 1, len(ids))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, waves=waves, lengths=lengths)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        np.savez(tmp, waves=waves, lengths=lengths)
     return CCMCAudio(ids, waves, lengths, songs, sample_rate)
 
 

@@ -53,6 +53,7 @@ from audio.losses import (
 from audio.model import FactorVAE, ModelConfig
 from audio.musicnn import MusicnnEmbedder, cached_embeddings
 from audio.render import RenderedSet
+from loaders.files import replacing
 
 __all__ = ["AudioFactorizer", "TrainingLog"]
 
@@ -483,22 +484,20 @@ class AudioFactorizer:
             epoch_seconds.append(record["seconds"])
             self.history_.append(record)
             if ckpt is not None:
-                ckpt.parent.mkdir(parents=True, exist_ok=True)
-                tmp = ckpt.with_suffix(".tmp")
-                torch.save(
-                    {
-                        "params": self.get_params(),
-                        "model": self.model_.state_dict(),
-                        "optimiser": optimiser.state_dict(),
-                        "schedule": schedule.state_dict(),
-                        "numpy_rng": rng,
-                        "torch_rng": torch.get_rng_state(),
-                        "epoch": epoch + 1,
-                        "history": self.history_,
-                    },
-                    tmp,
-                )
-                tmp.replace(ckpt)
+                with replacing(ckpt) as tmp:
+                    torch.save(
+                        {
+                            "params": self.get_params(),
+                            "model": self.model_.state_dict(),
+                            "optimiser": optimiser.state_dict(),
+                            "schedule": schedule.state_dict(),
+                            "numpy_rng": rng,
+                            "torch_rng": torch.get_rng_state(),
+                            "epoch": epoch + 1,
+                            "history": self.history_,
+                        },
+                        tmp,
+                    )
             if log is not None:
                 log(record)
         self.model_.eval()

@@ -40,6 +40,7 @@ from torch import nn
 
 from audio.errors import BackboneError
 from audio.frontend import resample
+from loaders.files import replacing
 
 __all__ = [
     "MUSICNN_MODELS",
@@ -424,8 +425,6 @@ def cached_embeddings(
         if cached.shape == (len(waves), embedder.dim):
             return cached
     out = embedder.embed(waves, sample_rate, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, out)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        np.save(tmp, out)
     return out

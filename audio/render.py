@@ -33,6 +33,7 @@ import numpy as np
 
 from audio.errors import RenderError
 from audio.frontend import load_audio
+from loaders.files import replacing
 
 __all__ = [
     "DEFAULT_INSTRUMENTS",
@@ -320,8 +321,6 @@ def render_tunes(
                 f"rendered {len(tunes)} tunes on {name} ({time.perf_counter() - start:.1f}s so far)"
             )
     elapsed = time.perf_counter() - start
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, waves=waves, seconds=np.float64(elapsed))
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        np.savez(tmp, waves=waves, seconds=np.float64(elapsed))
     return RenderedSet(waves, names, inst_names, sample_rate, elapsed)

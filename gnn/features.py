@@ -26,6 +26,7 @@ import pandas as pd
 
 from gnn import queries as q
 from loaders.errors import ConfigError, DataError
+from loaders.files import replacing
 
 __all__ = [
     "NodeFeatures",
@@ -112,8 +113,8 @@ def embed_texts(
         list(texts), batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True
     ).astype(np.float32)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, x)
+        with replacing(path) as tmp:
+            np.save(tmp, x)
     return x
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from gnn import queries as q
 from kg.export import IdMap
+from loaders.files import replacing
 
 __all__ = ["load_embeddings", "save_embeddings", "write_embeddings"]
 
@@ -29,7 +30,8 @@ def save_embeddings(folder: str | Path, embeddings: dict[str, np.ndarray], id_ma
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / "embeddings.npz", **embeddings)  # type: ignore[arg-type]
+    with replacing(folder / "embeddings.npz") as tmp:
+        np.savez(tmp, **embeddings)  # type: ignore[arg-type]
     id_map.save(folder / "id_map.json")
     return folder
 

@@ -51,6 +51,7 @@ from gnn.model import (
     sampled_adjacency,
 )
 from loaders.errors import ConfigError
+from loaders.files import replacing
 
 __all__ = ["TrainConfig", "TrainResult", "recall_at_k", "train"]
 
@@ -360,7 +361,8 @@ def _train(
             best, best_epoch, bad = rec, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if ckpt:
-                torch.save({"state": best_state, "epoch": epoch, "recall": rec}, ckpt / "best.pt")
+                with replacing(ckpt / "best.pt") as tmp:
+                    torch.save({"state": best_state, "epoch": epoch, "recall": rec}, tmp)
         else:
             bad += 1
         # stop before an epoch that would end past the time budget (the last one's length)

@@ -40,6 +40,7 @@ from kg.config import NEO4J_VERSION, PASSWORD_ENV, Neo4jSettings
 from kg.connection import connect
 from kg.errors import DatabaseAuthError, DatabaseError
 from loaders.errors import ConfigError
+from loaders.files import replacing
 
 __all__ = [
     "ENTRY_POINT",
@@ -352,10 +353,8 @@ class Neo4jServer:
 
     def _write_conf(self) -> None:
         text = _render_conf(self.settings, self.home)
-        path = self.conf_dir / "neo4j.conf"
-        tmp = path.with_suffix(".conf.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        with replacing(self.conf_dir / "neo4j.conf") as tmp:
+            tmp.write_text(text, encoding="utf-8")
 
     def _set_initial_password(self, java: str) -> None:
         password = self.settings.password
@@ -418,7 +417,8 @@ class Neo4jServer:
             except OSError as e:
                 raise DatabaseError(f"cannot run {java}: {e}") from e
         _CHILDREN[proc.pid] = proc
-        _write_atomic(self.pid_file, f"{proc.pid}\n")
+        with replacing(self.pid_file) as tmp:
+            tmp.write_text(f"{proc.pid}\n", encoding="ascii")
         return proc.pid
 
     def _wait_until_ready(self, pid: int, timeout: float) -> None:
@@ -714,12 +714,6 @@ def _die_with_parent() -> None:
     # prctl(PR_SET_PDEATHSIG, SIGTERM): the kernel sends SIGTERM when the parent exits.
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGTERM)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="ascii")
-    tmp.replace(path)
 
 
 def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:

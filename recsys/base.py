@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from loaders.errors import SoundbridgeError
+from loaders.files import replacing
 
 __all__ = ["Estimator", "NotFittedError", "Recommender", "top_k"]
 
@@ -258,8 +259,8 @@ class Recommender(Estimator, ABC):
             # anything else learned (e.g. a training log object) is not part of the saved state
         meta = {"class": type(self).__name__, "params": self.get_params(), "sparse": sparse}
         arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **arrays)  # type: ignore[arg-type]
+        with replacing(path) as tmp:
+            np.savez(tmp, **arrays)  # type: ignore[arg-type]
         return path
 
     @classmethod

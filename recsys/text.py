@@ -49,6 +49,7 @@ import neo4j
 import numpy as np
 
 from kg.config import DEFAULT_HOME, HOME_ENV
+from loaders.files import replacing
 from recsys import queries
 from recsys.base import Estimator, NotFittedError
 from recsys.catalogue import TrackCatalogue
@@ -668,21 +669,18 @@ class TextMusicEmbedding(Estimator):
             "losses": self.losses_,
             "timing": self.timing_,
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp,
-            meta=np.array(json.dumps(meta)),
-            track_ids=self.recommender_.catalogue_.track_ids.astype(str),
-            labels=self.labels_.astype(str),
-            track_vectors=self.track_vectors_,
-            caption_vectors=self.caption_vectors_,
-            feature_mean=self.feature_mean_,
-            feature_std=self.feature_std_,
-            **arrays,
-        )
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            np.savez(
+                tmp,
+                meta=np.array(json.dumps(meta)),
+                track_ids=self.recommender_.catalogue_.track_ids.astype(str),
+                labels=self.labels_.astype(str),
+                track_vectors=self.track_vectors_,
+                caption_vectors=self.caption_vectors_,
+                feature_mean=self.feature_mean_,
+                feature_std=self.feature_std_,
+                **arrays,
+            )
 
     @classmethod
     def load(

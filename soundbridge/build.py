@@ -12,7 +12,6 @@ cross-cultural evaluation report that the dashboard's metrics view reads).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from kg.ingest import SOURCES, ingest
 from kg.stats import graph_counts
 from loaders.config import data_root, inputs_fingerprint
 from loaders.errors import ConfigError
+from loaders.files import replacing
 
 __all__ = [
     "AUDIO_RUN",
@@ -236,9 +236,7 @@ def run_build(
         log(f"{step.name}: running")
         step.run(driver, log)
         mine[step.name] = fp
-        state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, state_path)
+        with replacing(state_path) as tmp:
+            tmp.write_text(json.dumps(state, indent=2))
         results.append(StepResult(step.name, "ran", ""))
     return results

@@ -16,6 +16,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from loaders.files import replacing
+
 __all__ = ["audio", "add_track_cmd"]
 
 
@@ -214,7 +216,8 @@ def _song_factors(model, ccmc, run: Path) -> np.ndarray:  # type: ignore[no-unty
     waves = ccmc.track_waves()
     context = model.embed(waves, cache_dir=audio_cache_dir(), progress=True)
     z = model.transform(waves, context=context)
-    np.savez(cache, z=z, ids=np.array(ccmc.track_ids), stamp=np.int64(stamp))
+    with replacing(cache) as tmp:
+        np.savez(tmp, z=z, ids=np.array(ccmc.track_ids), stamp=np.int64(stamp))
     return z
 
 
