@@ -12,7 +12,8 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
-from gnn.graph import KnowledgeGraph, training_graph
+from gnn.coldstart import DEFAULT_OFFSET, choose_offset, cold_start
+from gnn.graph import LISTENED, KnowledgeGraph, training_graph
 from gnn.train import TrainConfig, TrainResult, train
 from kg.cocollection import DEFAULT_TOP_K
 from kg.export import IdMap
@@ -58,6 +59,13 @@ class HeteroGNN(EmbeddingRecommender):
             ``None``: all).
         co_top_k: with ``CO_COLLECTED`` among the relations, the strongest co-collected artists
             kept per artist (recomputed from the training plays).
+        cold_start: give artists without training listeners an embedding predicted from their
+            tag features and a score offset (:mod:`gnn.coldstart`); without it they are never
+            recommended.
+        cold_ridge, cold_min_listeners: the regression's penalty and the fewest training
+            listeners of the artists it learns from.
+        cold_offset: the score offset of those artists; ``None`` chooses it on ``valid`` (or
+            uses :data:`gnn.coldstart.DEFAULT_OFFSET` without it).
         dim, layers, loss, tau, negatives, lr, weight_decay, batch_size, epochs,
         patience, friend_weight, expert_weight, max_seconds, seed, threads, sampler,
         num_neighbors: see :class:`gnn.train.TrainConfig`.
@@ -65,6 +73,10 @@ class HeteroGNN(EmbeddingRecommender):
 
     history_: np.ndarray
     result_: TrainResult
+    item_offset_: np.ndarray
+    cold_offset_: float
+    cold_artists_: int
+    cold_recall_: dict[float, float]
 
     def __init__(
         self,
@@ -88,6 +100,10 @@ class HeteroGNN(EmbeddingRecommender):
         num_neighbors: tuple[int, ...] = TrainConfig.num_neighbors,
         relations: list[str] | None = DEFAULT_RELATIONS,
         co_top_k: int = DEFAULT_TOP_K,
+        cold_start: bool = True,
+        cold_ridge: float = 1.0,
+        cold_min_listeners: int = 2,
+        cold_offset: float | None = None,
     ) -> None:
         self.conv = conv
         self.dim = dim
@@ -109,6 +125,10 @@ class HeteroGNN(EmbeddingRecommender):
         self.num_neighbors = tuple(num_neighbors)
         self.relations = list(relations) if relations is not None else None
         self.co_top_k = co_top_k
+        self.cold_start = cold_start
+        self.cold_ridge = cold_ridge
+        self.cold_min_listeners = cold_min_listeners
+        self.cold_offset = cold_offset
 
     def config(self) -> TrainConfig:
         """The training configuration these hyper-parameters give."""
@@ -161,8 +181,51 @@ class HeteroGNN(EmbeddingRecommender):
             checkpoint_dir=checkpoint_dir,
             progress=progress,
         )
+        offsets = self._cold_start(g, vpairs)
         self.user_factors_ = self.result_.embeddings["User"][user_pos]
         self.item_factors_ = self.result_.embeddings["Artist"][item_pos]
+        self.item_offset_ = offsets[item_pos]
         self.history_ = np.array(
             [[h["epoch"], h["loss"], h["recall"], h["seconds"]] for h in self.result_.history]
         )
+
+    def _cold_start(self, g: HeteroData, vpairs: torch.Tensor | None) -> np.ndarray:
+        """Predict the cold artists' embeddings (in ``result_``); returns the score offsets.
+
+        Sets ``cold_offset_`` (the offset used, NaN when none), ``cold_artists_`` (how many were
+        predicted) and ``cold_recall_`` (validation Recall@20 per offset tried, key ``-inf``:
+        cold artists unreachable; empty without validation pairs).
+        """
+        n = g["Artist"].num_nodes
+        self.cold_offset_, self.cold_artists_ = float("nan"), 0
+        self.cold_recall_ = {}
+        x = g["Artist"].get("x")
+        if not self.cold_start or x is None or self.loss != "softmax":
+            return np.zeros(n, dtype=np.float32)
+        pairs = g[LISTENED].edge_index
+        listeners = np.bincount(pairs[1].numpy(), minlength=n)
+        trained = self.result_.embeddings
+        emb, cold = cold_start(
+            trained["Artist"],
+            x.numpy(),
+            listeners,
+            ridge=self.cold_ridge,
+            min_listeners=self.cold_min_listeners,
+        )
+        offset: float | None = self.cold_offset
+        if offset is None and vpairs is not None and cold.any():
+            offset, self.cold_recall_ = choose_offset(
+                trained["User"], emb, cold, pairs.numpy(), vpairs.numpy()
+            )
+        elif offset is None:
+            offset = DEFAULT_OFFSET
+        if offset is None or not cold.any():
+            return np.zeros(n, dtype=np.float32)
+        trained["Artist"] = emb
+        self.cold_offset_, self.cold_artists_ = offset, int(cold.sum())
+        return np.where(cold, offset, 0.0).astype(np.float32)
+
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        scores = super()._scores(users)
+        offset = getattr(self, "item_offset_", None)  # models saved before it have none
+        return scores if offset is None else scores + offset

@@ -132,6 +132,7 @@ def build(
     histories: dict[str, np.ndarray] = {}
     fit_seconds: dict[str, float] = {}
     served: Recommender | None = None
+    cold: dict[str, dict[str, Any]] = {}
     for name, factory in models.items():
         model = factory()
         if hasattr(model, "seed"):
@@ -152,6 +153,18 @@ def build(
         results.append(ev)
         if hasattr(model, "history_"):
             histories[name] = model.history_
+        if isinstance(model, HeteroGNN) and model.cold_recall_:
+            cold[name] = {
+                "artists": model.cold_artists_,
+                "offset": model.cold_offset_,
+                "valid_recall": {str(o): r for o, r in model.cold_recall_.items()},
+            }
+            log(
+                f"{name}: {model.cold_artists_:,} artists without training listeners predicted "
+                f"from their tags, offset {model.cold_offset_:g}: validation Recall@{k} "
+                f"{model.cold_recall_[float('-inf')]:.4f} without them, "
+                f"{max(model.cold_recall_.values()):.4f} with"
+            )
         log(
             f"{name:<10} Recall@{k} {ev.recall:.4f}  NDCG@{k} {ev.ndcg:.4f}  "
             f"coverage {ev.coverage:.3f}  friends@10 {ev.friend_hit_rate:.3f}  "
@@ -164,6 +177,7 @@ def build(
         "split": {"train": int(split.train.nnz), "valid": int(split.valid.nnz), "seed": seed},
         "models": [dict(r.as_dict(), fit_seconds=fit_seconds[r.model]) for r in results],
         "served": type(served).__name__,
+        "cold_start": cold,
     }
     write_report(folder, metrics, histories)
     served.save(folder / "model.npz")

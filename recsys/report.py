@@ -85,6 +85,14 @@ def write_report(folder: Path, metrics: dict[str, Any], histories: dict[str, np.
             f"HeteroGNN / EASE Recall@{k}: **{ratio:.3f}** (target ≥ 1.10: "
             f"{'reached' if ratio >= 1.10 else 'not reached'}).",
         ]
+    for name, c in metrics.get("cold_start", {}).items():
+        tried = ", ".join(f"{o}: {r:.4f}" for o, r in c["valid_recall"].items())
+        lines += [
+            "",
+            f"{name}: {c['artists']:,} artists without training listeners get an embedding "
+            f"predicted from their tags and the score offset {c['offset']:g}, chosen on the "
+            f"validation pairs (Recall@{k} per offset, -inf = left unreachable: {tried}).",
+        ]
     lines += ["", "![metrics](metrics.png)", "", "![training](training.png)", ""]
     path = folder / "report.md"
     path.write_text("\n".join(lines))
