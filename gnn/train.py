@@ -66,7 +66,7 @@ class TrainConfig:
     loss: str = "softmax"
     tau: float = 0.1
     negatives: int = 0
-    lr: float = 5e-3
+    lr: float = 2e-2
     weight_decay: float = 0.0
     batch_size: int = 1024
     epochs: int = 60
