@@ -159,11 +159,15 @@ def build(
                 "offset": model.cold_offset_,
                 "valid_recall": {str(o): r for o, r in model.cold_recall_.items()},
             }
+            unreached = model.cold_recall_[float("-inf")]
             log(
-                f"{name}: {model.cold_artists_:,} artists without training listeners predicted "
-                f"from their tags, offset {model.cold_offset_:g}: validation Recall@{k} "
-                f"{model.cold_recall_[float('-inf')]:.4f} without them, "
-                f"{max(model.cold_recall_.values()):.4f} with"
+                f"{name}: no score offset helped the artists without training listeners; "
+                f"they stay out of reach (validation Recall@20 {unreached:.4f})"
+                if np.isnan(model.cold_offset_)
+                else f"{name}: {model.cold_artists_:,} artists without training listeners "
+                f"predicted from their tags, offset {model.cold_offset_:g}: validation "
+                f"Recall@20 {unreached:.4f} without them, "
+                f"{model.cold_recall_[model.cold_offset_]:.4f} with"
             )
         log(
             f"{name:<10} Recall@{k} {ev.recall:.4f}  NDCG@{k} {ev.ndcg:.4f}  "

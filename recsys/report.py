@@ -59,7 +59,8 @@ def write_report(folder: Path, metrics: dict[str, Any], histories: dict[str, np.
     axes[1].set_title("validation Recall@20")
     for ax in axes:
         ax.set_xlabel("epoch")
-        ax.legend()
+        if ax.lines:  # models without training curves (MostPop, EASE, …) leave it empty
+            ax.legend()
     fig.tight_layout()
     fig.savefig(folder / "training.png", dpi=110)
     plt.close(fig)
@@ -87,12 +88,15 @@ def write_report(folder: Path, metrics: dict[str, Any], histories: dict[str, np.
         ]
     for name, c in metrics.get("cold_start", {}).items():
         tried = ", ".join(f"{o}: {r:.4f}" for o, r in c["valid_recall"].items())
-        lines += [
-            "",
-            f"{name}: {c['artists']:,} artists without training listeners get an embedding "
+        what = (
+            "no score offset helped the artists without training listeners, so they stay out "
+            "of reach"
+            if c["offset"] != c["offset"]  # NaN: none chosen
+            else f"{c['artists']:,} artists without training listeners get an embedding "
             f"predicted from their tags and the score offset {c['offset']:g}, chosen on the "
-            f"validation pairs (Recall@{k} per offset, -inf = left unreachable: {tried}).",
-        ]
+            "validation pairs"
+        )
+        lines += ["", f"{name}: {what} (Recall@20 per offset, -inf = left unreachable: {tried})."]
     lines += ["", "![metrics](metrics.png)", "", "![training](training.png)", ""]
     path = folder / "report.md"
     path.write_text("\n".join(lines))

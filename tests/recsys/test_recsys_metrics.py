@@ -149,3 +149,24 @@ def test_gnn_evaluate_sampler_option_reaches_the_model(monkeypatch: pytest.Monke
     assert seen["write_graph"] is False
     bad = CliRunner().invoke(gnn_cli, ["evaluate", "--sampler", "random"])
     assert bad.exit_code == 2 and "neighbor" in bad.output
+
+
+def test_report_states_the_cold_start_offset_or_that_none_helped(tmp_path: Path) -> None:
+    from recsys.report import write_report
+
+    row = {
+        "model": "HeteroGNN", "k": 20, "recall": 0.3, "ndcg": 0.2, "coverage": 0.1,
+        "exposure_recommended": 0.3, "exposure_history": 0.3, "friend_hit_rate": 0.2,
+        "fit_seconds": 1.0,
+    }  # fmt: skip
+    tried = {"-inf": 0.30, "-0.1": 0.31}
+    metrics = {
+        "split": {"train": 10, "valid": 2, "seed": 0},
+        "models": [row],
+        "cold_start": {"HeteroGNN": {"artists": 1112, "offset": -0.1, "valid_recall": tried}},
+    }
+    text = write_report(tmp_path, metrics, {}).read_text()
+    assert "1,112 artists without training listeners" in text and "offset -0.1," in text
+    metrics["cold_start"]["HeteroGNN"]["offset"] = float("nan")
+    text = write_report(tmp_path, metrics, {}).read_text()
+    assert "no score offset helped" in text and "-inf: 0.3000" in text
