@@ -78,6 +78,7 @@ def demo() -> None:
         q = (DOCS / "style_neighbours.cypher").read_text()
         click.echo(format_table(run_read(driver, q, {"society": "Ewe"})))
         _demo_similar(driver)
+    _demo_user()
 
 
 def _demo_similar(driver: neo4j.Driver) -> None:
@@ -94,3 +95,19 @@ def _demo_similar(driver: neo4j.Driver) -> None:
         fn = f" [{r.function}]" if r.function else ""
         click.echo(f"{rank}. {r.track_id}  {r.culture_name}{fn}  score {r.score:.3f}")
         click.echo(f"   {r.explanation}")
+
+
+def _demo_user(user_id: int = 2) -> None:
+    """The served user recommender's top five for one listener, once `build` has trained it."""
+    from recsys.api import recommend_for_user
+    from recsys.pipeline import artefacts_dir
+
+    if not (artefacts_dir(None) / "model.npz").is_file():
+        click.echo(
+            "\n== Artists for a listener: `soundbridge build` trains the user recommenders once "
+            f"(about fifteen minutes); then `soundbridge recommend user {user_id}` shows them"
+        )
+        return
+    click.echo(f"\n== Artists for Last.fm listener {user_id} (the served recommender)")
+    for rank, r in enumerate(recommend_for_user(user_id, k=5), 1):
+        click.echo(f"{rank}. {r['name']}  score {r['score']:.3f}")

@@ -47,3 +47,21 @@ def test_missing_output_reruns_even_with_unchanged_inputs(neo4j_db, neo4j_server
     with neo4j_db.session() as s:
         s.run("MATCH (t:Track) DELETE t").consume()
     assert build.run_build(neo4j_db, settings)[0].status == "ran"
+
+
+def test_demo_shows_a_listeners_artists_once_build_trained_them(tmp_path, monkeypatch) -> None:
+    import click
+    from click.testing import CliRunner
+
+    import recsys.api
+    from soundbridge.commands.build import _demo_user
+
+    monkeypatch.setenv("SOUNDBRIDGE_HOME", str(tmp_path))
+    cmd = click.command()(lambda: _demo_user(2))
+    assert "`soundbridge build` trains the user recommenders" in CliRunner().invoke(cmd).output
+    (tmp_path / "recsys").mkdir()
+    (tmp_path / "recsys" / "model.npz").write_bytes(b"")
+    rows = [{"id": 1001, "name": "Pet Shop Boys", "score": 0.55}]
+    monkeypatch.setattr(recsys.api, "recommend_for_user", lambda user_id, k: rows)
+    out = CliRunner().invoke(cmd).output
+    assert "listener 2" in out and "1. Pet Shop Boys  score 0.550" in out
