@@ -60,6 +60,11 @@ class ProbeResult:
     accuracy_ci95: tuple[float, float] | None = None
     ratio_ci95: tuple[float, float] | None = None
 
+    @property
+    def ratio(self) -> float:
+        """``balanced_accuracy / chance`` (what the region targets are stated in)."""
+        return self.balanced_accuracy / self.chance
+
 
 def _balanced(y: np.ndarray, pred: np.ndarray) -> float:
     """Mean recall over the classes present in ``y`` (scikit-learn's balanced accuracy)."""
@@ -311,11 +316,10 @@ def write_report(
         "95% interval | chance | train | test |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-
     for name, r in probes.items():
         lines.append(
             f"| {name} | {r.accuracy:.3f} | {format_interval(r.accuracy_ci95)} | "
-            f"{r.balanced_accuracy:.3f} | {r.balanced_accuracy / r.chance:.2f} | "
+            f"{r.balanced_accuracy:.3f} | {r.ratio:.2f} | "
             f"{format_interval(r.ratio_ci95)} | {r.chance:.3f} | {r.n_train} | {r.n_test} |"
         )
     lines += ["", "## Confusion matrices", ""]

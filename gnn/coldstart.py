@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from gnn.train import recall_at_k
+
 __all__ = ["DEFAULT_OFFSET", "OFFSET_GRID", "choose_offset", "cold_start", "content_map"]
 
 #: Offsets tried by :func:`choose_offset`, in cosine units (the known artists' scores).
@@ -100,8 +102,6 @@ def choose_offset(
         train, valid: ``(2, E)`` (user, item) index pairs. Returns the offset and the Recall@k
         of every offset tried (key ``-inf``: cold items unreachable).
     """
-    from gnn.train import recall_at_k
-
     users = torch.from_numpy(np.hstack([user_emb, np.ones((len(user_emb), 1))]))
     tr, va = torch.from_numpy(train), torch.from_numpy(valid)
     scores: dict[float, float] = {}

@@ -91,7 +91,7 @@ def write_report(folder: Path, metrics: dict[str, Any], histories: dict[str, np.
         what = (
             "no score offset helped the artists without training listeners, so they stay out "
             "of reach"
-            if c["offset"] != c["offset"]  # NaN: none chosen
+            if math.isnan(c["offset"])
             else f"{c['artists']:,} artists without training listeners get an embedding "
             f"predicted from their tags and the score offset {c['offset']:g}, chosen on the "
             "validation pairs"

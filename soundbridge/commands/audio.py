@@ -327,24 +327,20 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
         "function accuracy from MIRtoolbox": probes["function from MIRtoolbox"].accuracy,
         "region balanced accuracy from z_a / chance (target <= 1.5)": probes[
             "region from z_a"
-        ].balanced_accuracy
-        / probes["region from z_a"].chance,
+        ].ratio,
         "region from z_a / chance, 95% interval": format_interval(
             probes["region from z_a"].ratio_ci95, 3
         ),
-        "region balanced accuracy from z_s / chance (target >= 3)": probes[
-            "region from z_s"
-        ].balanced_accuracy
-        / probes["region from z_s"].chance,
+        "region balanced accuracy from z_s / chance (target >= 3)": probes["region from z_s"].ratio,
     }
     if split.get("tunes"):
         rendered = render_tunes(load_tunes(int(split["tunes"])))
         test_t = split["rendered_test"]
         w = rendered.waves[test_t]  # (tunes, instruments, samples)
         n_t, n_i, n_s = w.shape
-        ctx = model.embed_grid(w, cache_dir=audio_cache_dir(), progress=True)
-        flat_ctx = None if ctx is None else ctx.reshape(n_t * n_i, -1)
-        zr = model.transform_windows(w.reshape(n_t * n_i, n_s), context=flat_ctx)
+        flat = w.reshape(n_t * n_i, n_s)
+        ctx = model.embed(list(flat), cache_dir=audio_cache_dir(), progress=True)
+        zr = model.transform_windows(flat, context=ctx)
         rc, rs, ra = (p.reshape(n_t, n_i, -1) for p in model.split(zr))
         results["held-out rendered tunes"] = n_t
         results["same-melody retrieval top-1 by z_c (target >= 0.9)"] = retrieval_top1(rc)
