@@ -37,14 +37,22 @@ from kg.stats import GraphCounts, graph_counts
 from kg.style import style_profiles
 from loaders.cantometrics import Cantometrics, load_cantometrics
 from loaders.ccmc import CCMC, load_ccmc
-from loaders.config import data_root
+from loaders.config import DATA_ENV, data_root
 from loaders.errors import ConfigError, DataError
 from loaders.kgcn import KGCN, load_kgcn
 from loaders.lastfm import LastFM, load_lastfm
 from loaders.netease import NetEase, load_netease
 from loaders.nhs import load_mir_features
 
-__all__ = ["SOURCES", "IngestSummary", "LoadedSources", "ingest", "load_sources"]
+__all__ = [
+    "SOURCES",
+    "IngestSummary",
+    "LoadedSources",
+    "ingest",
+    "load_sources",
+    "require_sources",
+    "source_folders",
+]
 
 #: Source name → folder under the data root, in ingestion order.
 SOURCES: dict[str, str] = {
@@ -54,6 +62,16 @@ SOURCES: dict[str, str] = {
     "lastfm": "lastfm-hetrec2011",
     "kgcn": "kgcn-music",
     "netease": "netease",
+}
+
+#: What each source folder holds, for the message that says where sources were looked for.
+_SOURCE_FILES: dict[str, str] = {
+    "ccmc": "the CCMC songs (cldf/)",
+    "nhs": "the NHS features (data/)",
+    "cantometrics": "the Cantometrics codings (cldf/)",
+    "lastfm": "the HetRec Last.fm files (artists.dat, user_artists.dat, …)",
+    "kgcn": "the KGCN graph (kg.txt, item_index2entity_id.txt)",
+    "netease": "the NetEase API exports",
 }
 
 #: NetEase ids share labels with Last.fm's integer ids, so they are namespaced strings.
@@ -125,10 +143,7 @@ def load_sources(
         DataError: any input file is bad (nothing has been written).
     """
     base = data_root(root)
-    wanted = list(SOURCES) if sources is None else list(sources)
-    unknown = [s for s in wanted if s not in SOURCES]
-    if unknown:
-        raise ConfigError(f"unknown source(s) {unknown}; choose from {list(SOURCES)}")
+    folders = source_folders(base, sources=sources, netease_path=netease_path)
     t0 = time.perf_counter()
     out = LoadedSources(root=base)
     loaders: dict[str, tuple[Callable[[Path], Any], str]] = {
@@ -139,10 +154,7 @@ def load_sources(
         "kgcn": (load_kgcn, "kgcn"),
         "netease": (load_netease, "netease"),
     }
-    for name in wanted:
-        folder = base / SOURCES[name]
-        if name == "netease" and netease_path is not None:
-            folder = Path(netease_path)
+    for name, folder in folders.items():
         if not folder.is_dir():
             out.missing.append(name)
             continue
@@ -150,6 +162,85 @@ def load_sources(
         setattr(out, attr, fn(folder))
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def source_folders(
+    root: str | Path | None = None,
+    *,
+    sources: Sequence[str] | None = None,
+    netease_path: str | Path | None = None,
+) -> dict[str, Path]:
+    """Where each requested source is looked for: source name → folder, in ingestion order.
+
+    Args:
+        root: the data root; ``None`` reads ``SOUNDBRIDGE_DATA``.
+        sources: names from :data:`SOURCES` (default: all).
+        netease_path: the NetEase export folder, when not ``<root>/netease``.
+
+    Raises:
+        ConfigError: an unknown source name, or no data root.
+
+    Examples:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> {k: v.relative_to(root).as_posix() for k, v in source_folders(root).items()}["lastfm"]
+        'lastfm-hetrec2011'
+    """
+    base = data_root(root)
+    wanted = list(SOURCES) if sources is None else list(sources)
+    unknown = [s for s in wanted if s not in SOURCES]
+    if unknown:
+        raise ConfigError(f"unknown source(s) {unknown}; choose from {list(SOURCES)}")
+    folders = {name: base / SOURCES[name] for name in wanted}
+    if "netease" in folders and netease_path is not None:
+        folders["netease"] = Path(netease_path)
+    return folders
+
+
+def require_sources(
+    root: str | Path | None = None,
+    *,
+    sources: Sequence[str] | None = None,
+    netease_path: str | Path | None = None,
+) -> list[str]:
+    """The requested sources whose folder is present, refusing a data root that holds none.
+
+    Cheap (it only looks for folders), so the CLI calls it before connecting to Neo4j.
+
+    Args:
+        root: the data root; ``None`` reads ``SOUNDBRIDGE_DATA``.
+        sources: names from :data:`SOURCES` (default: all).
+        netease_path: the NetEase export folder, when not ``<root>/netease``.
+
+    Raises:
+        ConfigError: no requested source is present; the message lists each folder looked for
+            and how to point ``SOUNDBRIDGE_DATA`` / ``--data`` elsewhere.
+
+    Examples:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "kgcn-music").mkdir()
+        >>> require_sources(root)
+        ['kgcn']
+    """
+    base = data_root(root)
+    folders = source_folders(base, sources=sources, netease_path=netease_path)
+    present = [name for name, folder in folders.items() if folder.is_dir()]
+    if not present:
+        looked = ", ".join(
+            f"{name}: {_shown(folder, base)}/ with {_SOURCE_FILES[name]}"
+            for name, folder in folders.items()
+        )
+        raise ConfigError(
+            f"no dataset found in the data folder {base}; looked for {looked}; point "
+            f"{DATA_ENV} (or --data) at the folder that holds these dataset folders"
+        )
+    return present
+
+
+def _shown(folder: Path, base: Path) -> str:
+    """``folder`` relative to the data root when it is inside it, else as given."""
+    return folder.relative_to(base).as_posix() if folder.is_relative_to(base) else str(folder)
 
 
 def ingest(
@@ -181,9 +272,15 @@ def ingest(
 
     Returns:
         An :class:`IngestSummary`.
+
+    Raises:
+        ConfigError: an unknown source name, or no requested source under the data root
+            (see :func:`require_sources`); nothing has been written.
+        DataError: a source's files are bad; nothing has been written.
     """
     say = log or (lambda _msg: None)
     t_start = time.perf_counter()
+    require_sources(root, sources=sources, netease_path=netease_path)
     loaded = load_sources(root, sources=sources, netease_path=netease_path)
     say(
         f"loaded {len(_present(loaded))} source(s) in {loaded.seconds:.1f}s"

@@ -11,7 +11,7 @@ import click
 from kg.config import Neo4jSettings
 from kg.connection import connect
 from kg.cypher import format_table, run_read
-from kg.ingest import SOURCES, IngestSummary, ingest
+from kg.ingest import SOURCES, IngestSummary, ingest, require_sources
 
 __all__ = ["cypher", "ingest_cmd", "print_summary"]
 
@@ -76,6 +76,8 @@ def ingest_cmd(
     as_json: bool,
 ) -> None:
     """Load every dataset present into Neo4j (idempotent: run it again safely)."""
+    # A data folder without any dataset is refused before a server is needed.
+    require_sources(data, sources=list(sources) or None, netease_path=netease)
     settings = Neo4jSettings.from_env()
     with connect(settings) as driver:
         summary = ingest(
