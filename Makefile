@@ -10,7 +10,7 @@ WEB    := soundbridge/dashboard/web
 export SOUNDBRIDGE_DATA ?= $(abspath ../shared/data)
 export SOUNDBRIDGE_HOME ?= $(HOME)/.soundbridge
 
-.PHONY: setup demo test lint bench system-packages serve neo4j-start neo4j-stop clean
+.PHONY: setup demo test lint bench system-packages serve neo4j-start neo4j-stop ingest clean
 
 setup: $(VENV)/.installed $(VENV)/.musicnn-installed $(VENV)/.neo4j-installed $(WEB)/node_modules/.installed
 
@@ -72,6 +72,10 @@ neo4j-start: setup
 
 neo4j-stop: setup
 	$(BIN)/soundbridge neo4j stop
+
+# Loads every dataset into the graph at NEO4J_URI (idempotent; skipped work is quick).
+ingest: setup
+	$(BIN)/soundbridge ingest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,13 @@ The database tier runs against Neo4j Community's own server, installed and start
 - ``neo4j_server_factory`` (function): makes more servers (own home and port, not started) and
   stops them after the test.
 
+The suite is hermetic: :func:`pytest_configure` points ``SOUNDBRIDGE_HOME`` at a temporary folder
+and ``NEO4J_URI`` at a loopback port that nothing listens on (reserved, so no test server gets it),
+and unsets the other connection variables, so no test reads the developer's ``~/.soundbridge``,
+caches or credentials, or reaches a server the developer (or ``make demo``) left running; a test
+that forgets to pass its own settings fails with "no Neo4j server answers" instead. Only the
+installed Neo4j jars (``SOUNDBRIDGE_NEO4J_LIB``) and the data (``SOUNDBRIDGE_DATA``) are shared.
+
 Tests that use them must be marked ``@pytest.mark.neo4j`` (collection fails otherwise), so that
 ``-m "not neo4j"`` is a complete run of the fast tier. The server's jars are installed once per
 machine in ``SOUNDBRIDGE_NEO4J_LIB`` (default ``~/.cache/soundbridge/neo4j-<version>/lib``);
@@ -22,7 +29,9 @@ apply to the session server.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,23 +65,47 @@ _INDEXES = "SHOW INDEXES YIELD name, type, owningConstraint WHERE type <> 'LOOKU
 _DROP_CONSTRAINT = "DROP CONSTRAINT $name IF EXISTS"
 _DROP_INDEX = "DROP INDEX $name IF EXISTS"
 
-_saved_data_env: str | None = None
+#: Variables the session replaces or removes, and their values before it (restored afterwards).
+_ISOLATED = (
+    DATA_ENV,
+    HOME_ENV,
+    URI_ENV,
+    USER_ENV,
+    PASSWORD_ENV,
+    HTTP_PORT_ENV,
+    "SOUNDBRIDGE_QUERY_TIMEOUT",
+    "SOUNDBRIDGE_QUERY_MAX_ROWS",
+    "SOUNDBRIDGE_QUERY_MAX_BYTES",
+)
+_saved_env: dict[str, str | None] = {}
+_session_home: Path | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Default ``SOUNDBRIDGE_DATA`` to ``<repo>/../shared/data`` for the session when unset."""
-    global _saved_data_env
-    _saved_data_env = os.environ.get(DATA_ENV)
-    if not _saved_data_env and SHARED_DATA.is_dir():
+    """Isolate the session from the developer's environment (see the module docstring).
+
+    ``SOUNDBRIDGE_DATA`` defaults to ``<repo>/../shared/data`` when unset.
+    """
+    global _session_home
+    _saved_env.update({name: os.environ.get(name) for name in _ISOLATED})
+    for name in _ISOLATED[3:]:
+        os.environ.pop(name, None)
+    if not os.environ.get(DATA_ENV) and SHARED_DATA.is_dir():
         os.environ[DATA_ENV] = str(SHARED_DATA)
+    _session_home = Path(tempfile.mkdtemp(prefix="soundbridge-test-home-"))
+    os.environ[HOME_ENV] = str(_session_home)
+    os.environ[URI_ENV] = f"bolt://127.0.0.1:{free_port()}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Put ``SOUNDBRIDGE_DATA`` back as it was before the session."""
-    if _saved_data_env is None:
-        os.environ.pop(DATA_ENV, None)
-    else:
-        os.environ[DATA_ENV] = _saved_data_env
+    """Put the isolated variables back as they were and remove the session's home."""
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    if _session_home is not None:
+        shutil.rmtree(_session_home, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

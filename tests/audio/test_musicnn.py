@@ -33,6 +33,18 @@ from make_reference import MEL_FRAMES, reference_input, reference_wave  # noqa: 
 REFERENCE = json.loads((FIXTURES / "tf_reference.json").read_text())
 
 
+def batch_rounding(values: np.ndarray, ulps: int = 64) -> float:
+    """How far two float32 evaluations of the same network on the same input may differ.
+
+    The same network may run different kernels for different batch sizes (oneDNN picks them by
+    shape and by the machine's cores), which sum the same terms in another order. Each output
+    then moves by a few units in the last place of the largest activation (1.5e-5 was seen on an
+    embedding whose largest value is 53, i.e. 2.4 ulps); ``ulps`` leaves a wide margin for
+    deeper reductions and other machines while staying far below any real change of input.
+    """
+    return float(ulps * np.finfo(np.float32).eps * np.abs(values).max())
+
+
 @pytest.fixture(scope="module")
 def msd() -> MusicnnEmbedder:
     return MusicnnEmbedder("MSD_musicnn")
@@ -84,7 +96,11 @@ def test_embedder_shapes_resampling_and_short_tracks(msd: MusicnnEmbedder) -> No
     assert out.shape == (2, MusicnnEmbedder.dim) and out.dtype == np.float32
     assert np.isfinite(out).all() and not np.allclose(out[0], out[1])
     again = msd.embed([tone], sample_rate=22_050)
-    np.testing.assert_allclose(again[0], out[0], atol=1e-5)
+    # Alone and beside another track, the tone's patches go through float32 kernels chosen for
+    # another batch size, so the sums round differently: allow rounding, never a real change.
+    tol = batch_rounding(out)
+    np.testing.assert_allclose(again[0], out[0], rtol=0, atol=tol)
+    assert np.abs(out[0] - out[1]).max() > 1e3 * tol  # two different inputs are far outside it
 
 
 def test_cache_is_keyed_by_the_samples(msd: MusicnnEmbedder, tmp_path: Path) -> None:
@@ -125,7 +141,8 @@ def test_factorizer_reads_the_context_and_refuses_a_wrong_one(toy_songs) -> None
     f.fit(toy_songs, context=context)
     assert f.model_config_.context_dim == MusicnnEmbedder.dim
     z = f.transform(waves[:2], context=context[:2])
-    np.testing.assert_allclose(f.transform(waves[:2]), z, atol=1e-5)  # computed == given
+    computed = f.transform(waves[:2])  # its context embedded in a batch of 2, not of 12
+    np.testing.assert_allclose(computed, z, rtol=0, atol=batch_rounding(z))  # computed == given
     other = context[:2].copy()
     other[:, :] = other[::-1]
     assert not np.allclose(f.transform(waves[:2], context=other), z, atol=1e-4)

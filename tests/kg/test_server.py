@@ -22,6 +22,7 @@ from kg.errors import DatabaseAuthError, DatabaseError, DatabaseUnavailableError
 from kg.server import ENTRY_POINT, Neo4jServer, default_pom
 from loaders.errors import ConfigError
 from soundbridge.cli import cli
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,14 @@ _COUNT_MARKS = "MATCH (m:Mark {name: $name}) RETURN count(m) AS n"
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Settings for a server of this test: its own home, and a free port unless ``extra`` names
+    one (never the default 7687, where the developer's own server may be running)."""
+    uri = f"bolt://127.0.0.1:{free_port()}"
+    return {"SOUNDBRIDGE_HOME": str(tmp_path / "home"), "NEO4J_URI": uri, **extra}
+
+
+def _default_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Like :func:`_env` but with the default URI, for tests of the defaults themselves."""
     return {"SOUNDBRIDGE_HOME": str(tmp_path / "home"), **extra}
 
 
@@ -103,7 +112,7 @@ def _listening_ports(pid: int) -> set[int]:
 )
 def test_invalid_settings_name_variable_value_and_fix(tmp_path, env, expected):
     with pytest.raises(ConfigError, match=expected):
-        Neo4jSettings.from_env(_env(tmp_path, **env))
+        Neo4jSettings.from_env(_default_env(tmp_path, **env))
     assert not (tmp_path / "home").exists()  # nothing is written when the settings are invalid
 
 
@@ -114,7 +123,7 @@ def test_home_that_is_a_file_is_refused(tmp_path):
 
 
 def test_defaults(tmp_path):
-    s = Neo4jSettings.from_env(_env(tmp_path, NEO4J_PASSWORD="from-the-env"))
+    s = Neo4jSettings.from_env(_default_env(tmp_path, NEO4J_PASSWORD="from-the-env"))
     assert (s.uri, s.user, s.password, s.password_file) == (
         "bolt://127.0.0.1:7687",
         "neo4j",
@@ -271,7 +280,7 @@ def test_connect_to_nothing_says_how_to_start(tmp_path):
 
 def test_status_of_a_stopped_server_exits_0(tmp_path):
     # the default address: a NEO4J_URI of the caller's shell must not leak in (None unsets it)
-    env: dict[str, str | None] = {**_env(tmp_path), "NEO4J_URI": None}
+    env: dict[str, str | None] = {**_default_env(tmp_path), "NEO4J_URI": None}
     result = CliRunner().invoke(cli, ["neo4j", "status"], env=env)
     assert result.exit_code == 0, result.output
     assert "status:   not running" in result.output
