@@ -32,7 +32,7 @@ from kg import queries as q
 from kg.batches import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS, BatchWriter, Write
 from kg.cocollection import DEFAULT_TOP_K, co_collection_weights
 from kg.culture import CultureTree, build_culture_tree, lastfm_culture_tags
-from kg.schema import ensure_schema
+from kg.schema import ensure_schema, kgcn_rel_type
 from kg.stats import GraphCounts, graph_counts
 from kg.style import style_profiles
 from loaders.cantometrics import Cantometrics, load_cantometrics
@@ -645,11 +645,6 @@ def _plan_lastfm(plan: _Plan, fm: LastFM, tree: CultureTree | None, *, top_k: in
         )
 
 
-def _rel_type(relation: str) -> str:
-    """``music.artist.origin`` → ``MUSIC_ARTIST_ORIGIN``."""
-    return "".join(c if c.isalnum() else "_" for c in relation).upper()
-
-
 def _plan_kgcn(plan: _Plan, kgcn: KGCN, fm: LastFM) -> None:
     known_artists = set(fm.artists["artist_id"].astype(int))
     items = kgcn.item_entities[kgcn.item_entities["artist_id"].isin(known_artists)]
@@ -673,7 +668,7 @@ def _plan_kgcn(plan: _Plan, kgcn: KGCN, fm: LastFM) -> None:
     entities = sorted(set(tails[~is_artist]))
     plan.add("kgcn", "Entity", q.MERGE_ENTITIES, [{"id": int(e)} for e in entities])
     for relation, group in triples.groupby("relation", sort=True):
-        rel_type = _rel_type(str(relation))
+        rel_type = kgcn_rel_type(str(relation))
         to_artist = group["tail"].astype(int).isin(entity_to_artist.keys())
         for label, part in (("Artist", group[to_artist]), ("Entity", group[~to_artist])):
             if part.empty:
