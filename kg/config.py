@@ -9,7 +9,8 @@ with none set:
 ``NEO4J_PASSWORD``                    generated on first use and kept in
                                       ``$SOUNDBRIDGE_HOME/neo4j-password`` (mode 0600)
 ``SOUNDBRIDGE_HOME``                  ``~/.soundbridge`` (the server's conf, data, logs live in
-                                      ``$SOUNDBRIDGE_HOME/neo4j/``)
+                                      ``$SOUNDBRIDGE_HOME/neo4j/``); mode 0700, see
+                                      :func:`private_folder`
 ``SOUNDBRIDGE_NEO4J_LIB``             ``~/.cache/soundbridge/neo4j-<version>/lib`` (Neo4j's jars)
 ``SOUNDBRIDGE_NEO4J_HEAP_INITIAL``    ``1g``
 ``SOUNDBRIDGE_NEO4J_HEAP_MAX``        ``2g``
@@ -54,6 +55,8 @@ __all__ = [
     "PASSWORD_FILE_NAME",
     "Neo4jSettings",
     "load_or_create_password",
+    "private_file",
+    "private_folder",
 ]
 
 log = logging.getLogger(__name__)
@@ -184,11 +187,97 @@ def _check_resources(
             )
 
 
+def private_folder(path: Path) -> Path:
+    """Make ``path`` a folder that only its owner may enter (mode 0700), creating it if needed.
+
+    soundbridge's home and its server's folders hold secrets (the password file, Neo4j's
+    ``auth.ini``, the account key), and what a folder's mode lets others list or read must not
+    depend on whether the password was generated or came from ``NEO4J_PASSWORD``. A folder this
+    creates is 0700 whatever the umask (missing parents get the umask's mode, as with
+    ``mkdir -p``); one found open to others is tightened to 0700 with a warning, unless it is not
+    ours to narrow (another user's, or a shared sticky folder such as ``/tmp``), which is only
+    warned about.
+
+    Args:
+        path: the folder, e.g. ``$SOUNDBRIDGE_HOME``.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ConfigError: when it exists but is not a folder, or cannot be created or changed.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> home = private_folder(pathlib.Path(tempfile.mkdtemp()) / "home")
+        >>> oct(home.stat().st_mode & 0o777)
+        '0o700'
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=0o700)
+            path.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened: be exact
+            return path
+        except FileExistsError:
+            pass
+        if not path.is_dir():
+            raise ConfigError(f"{path}: exists but is not a folder; point {HOME_ENV} at a folder")
+        st = path.stat()
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & 0o077:
+            if st.st_uid == os.getuid() and not mode & stat.S_ISVTX:
+                log.warning("%s was open to others (mode %o); set it to 0700", path, mode)
+                path.chmod(0o700)
+            else:
+                log.warning(
+                    "%s is open to others (mode %o) and not ours to narrow; point %s at a "
+                    "private folder",
+                    path,
+                    mode,
+                    HOME_ENV,
+                )
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot create it or make it private ({e})") from e
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Tighten an existing file to mode 0600 (owner read/write only), warning when it was looser.
+
+    Args:
+        path: a file that holds a secret (a password, Neo4j's ``auth.ini``).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ConfigError: when it cannot be changed.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "secret"
+        >>> _ = f.write_text("x")
+        >>> oct(private_file(f).stat().st_mode & 0o777)
+        '0o600'
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o177:
+            if mode & 0o077:
+                log.warning("%s was readable by others (mode %o); set it to 0600", path, mode)
+            path.chmod(0o600)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot make it private ({e})") from e
+    return path
+
+
 def load_or_create_password(path: Path) -> str:
     """Return the password kept in ``path``, creating the file with a fresh one when missing.
 
     The file is created with mode 0600 (and tightened to 0600 if found looser), atomically, so two
-    processes that race on first use end up with the same password.
+    processes that race on first use end up with the same password. Its folder is made private
+    (0700, :func:`private_folder`).
 
     Args:
         path: the password file, normally ``$SOUNDBRIDGE_HOME/neo4j-password``.
@@ -207,9 +296,9 @@ def load_or_create_password(path: Path) -> str:
         (True, '0o600')
     """
     fix = f"delete it to have a new one generated, or set {PASSWORD_ENV}"
+    private_folder(path.parent)
     try:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Write a private temp file, then link it into place: link() fails if another process
             # created the file meanwhile, and a reader never sees a half-written password.
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -223,10 +312,7 @@ def load_or_create_password(path: Path) -> str:
                     pass
             finally:
                 os.unlink(tmp)
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            log.warning("%s was readable by others (mode %o); set it to 0600", path, mode)
-            path.chmod(0o600)
+        private_file(path)
         password = path.read_text(encoding="utf-8").strip()
     except OSError as e:
         raise ConfigError(f"{path}: cannot read or create the Neo4j password file ({e})") from e

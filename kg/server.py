@@ -12,6 +12,10 @@ with its files under ``$SOUNDBRIDGE_HOME/neo4j/``::
     run/neo4j.pid     the server's process id
     import/ plugins/  Neo4j's LOAD CSV and plugin folders
 
+``$SOUNDBRIDGE_HOME``, this folder and its subfolders are private (mode 0700), and Neo4j runs with
+umask 077, so its files (``data/dbms/auth.ini`` holds the password's hash) are 0600, whether the
+password was generated or given in ``NEO4J_PASSWORD``.
+
 The server listens on the Bolt host:port of the URI only, on loopback; HTTP is off unless
 ``http_port`` is set, and Neo4j Community opens no cluster, discovery or backup port (server-side
 routing, which listens on a port of its own, is switched off), so servers on different Bolt ports
@@ -36,7 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kg.config import NEO4J_VERSION, PASSWORD_ENV, Neo4jSettings
+from kg.config import NEO4J_VERSION, PASSWORD_ENV, Neo4jSettings, private_file, private_folder
 from kg.connection import connect
 from kg.errors import DatabaseAuthError, DatabaseError
 from loaders.errors import ConfigError
@@ -63,6 +67,11 @@ _PING = "RETURN 1 AS ok"
 _COMPONENTS = "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"
 
 _MARKER = ".soundbridge-neo4j-version"
+# The server's folders, all private; auth.ini (written by set-initial-password) holds the password
+# hash. Neo4j's processes run with this umask so that what they write is private too.
+_SUBFOLDERS = ("conf", "data", "logs", "run", "import", "plugins")
+_AUTH_FILE = Path("data") / "dbms" / "auth.ini"
+_UMASK = 0o077
 _MIN_PASSWORD = 8  # dbms.security.auth_minimum_password_length, Neo4j's default
 _MIN_JAVA = 17
 _LOG_TAIL_LINES = 40
@@ -317,8 +326,7 @@ class Neo4jServer:
                 "run `soundbridge neo4j install` first"
             )
         java = _find_java()
-        for sub in ("conf", "data", "logs", "run", "import", "plugins"):
-            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        self._make_folders()
         with _locked(self._lock_path()):
             pid = self._live_pid()
             if pid is not None:
@@ -329,6 +337,8 @@ class Neo4jServer:
             self._write_conf()
             if not self._system_db.exists():  # checked again: another start may have run
                 self._set_initial_password(java)
+            if (self.home / _AUTH_FILE).exists():  # e.g. written 0644 by an earlier version
+                private_file(self.home / _AUTH_FILE)
             pid = self._launch(java, die_with_parent=die_with_parent)
             try:
                 self._wait_until_ready(pid, timeout)
@@ -351,10 +361,18 @@ class Neo4jServer:
                 "pick another SOUNDBRIDGE_NEO4J_HTTP_PORT or unset it"
             )
 
+    def _make_folders(self) -> None:
+        """Create ``$SOUNDBRIDGE_HOME``, the server's home and its subfolders, all mode 0700."""
+        private_folder(self.settings.home)
+        private_folder(self.home)
+        for sub in _SUBFOLDERS:
+            private_folder(self.home / sub)
+
     def _write_conf(self) -> None:
         text = _render_conf(self.settings, self.home)
         with replacing(self.conf_dir / "neo4j.conf") as tmp:
             tmp.write_text(text, encoding="utf-8")
+            tmp.chmod(0o600)
 
     def _set_initial_password(self, java: str) -> None:
         password = self.settings.password
@@ -377,7 +395,9 @@ class Neo4jServer:
                 f"@{arg_file}",
             ]
             env = dict(os.environ, NEO4J_HOME=str(self.home), NEO4J_CONF=str(self.conf_dir))
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            done = subprocess.run(
+                cmd, capture_output=True, text=True, env=env, check=False, umask=_UMASK
+            )
         finally:
             os.unlink(arg_file)
         if done.returncode != 0:
@@ -401,7 +421,7 @@ class Neo4jServer:
             f"--config-dir={self.conf_dir}",
         ]
         stdout = self.logs_dir / "stdout.log"
-        with open(stdout, "ab") as out:
+        with open(os.open(stdout, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as out:
             out.write(f"\n--- soundbridge: starting {' '.join(cmd)}\n".encode())
             out.flush()
             try:
@@ -412,6 +432,7 @@ class Neo4jServer:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    umask=_UMASK,
                     preexec_fn=_die_with_parent if die_with_parent else None,
                 )
             except OSError as e:
@@ -419,6 +440,7 @@ class Neo4jServer:
         _CHILDREN[proc.pid] = proc
         with replacing(self.pid_file) as tmp:
             tmp.write_text(f"{proc.pid}\n", encoding="ascii")
+            tmp.chmod(0o600)
         return proc.pid
 
     def _wait_until_ready(self, pid: int, timeout: float) -> None:
@@ -483,7 +505,8 @@ class Neo4jServer:
 
     def _lock_path(self) -> Path:
         run = self.home / "run"
-        run.mkdir(parents=True, exist_ok=True)
+        if not run.is_dir():  # stop or status before any start: the home is made private too
+            self._make_folders()
         return run / "soundbridge.lock"
 
     def _terminate(self, pid: int, *, timeout: float, force: bool) -> None:
@@ -724,7 +747,7 @@ def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
 def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``path`` (created if missing) for the block."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
+    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
             yield
