@@ -18,13 +18,15 @@ every result belongs to it and a culture with at least ``k`` tracks always yield
 
 The module-level :func:`recommend_similar` serves it from the graph, reloading when the graph
 changes (:func:`recsys.catalogue.catalogue_stamp`), so a track added with ``soundbridge
-add-track`` is queryable at once.
+add-track`` is queryable at once; :func:`served_catalogue` fits once however many requests
+arrive together.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
@@ -412,26 +414,62 @@ def _blas_controller() -> Any:
 
 
 # ---------------------------------------------------------------------- served from the graph
+#: (driver, parameters) -> (the stamp its catalogue was read under, the model)
 _SERVED: dict[str, tuple[str, CrossCulturalRecommender]] = {}
+#: (driver, parameters) -> the refresh under way; its callers wait on it instead of fitting
+_FLIGHTS: dict[str, Future[CrossCulturalRecommender]] = {}
 _SERVED_LOCK = threading.Lock()
 
 
 def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecommender:
-    """The recommender fitted on the graph's current catalogue (refitted when the graph changed).
+    """The recommender fitted on the graph's current catalogue (refreshed when the graph changed).
+
+    One refresh per driver and parameters at a time: the first caller that finds the graph
+    changed reads the catalogue and fits; callers arriving meanwhile wait for that model (or
+    its error — a failed refresh is not kept, and the next call tries again). The lock is held
+    only to look up and record, so other parameters and drivers are never held up by the fit.
 
     Args:
         driver: an open driver (see :func:`kg.connection.connect`).
         params: :class:`CrossCulturalRecommender` parameters.
     """
-    stamp = catalogue_stamp(driver)
     key = repr(sorted(params.items())) + "@" + str(id(driver))
+    while True:
+        stamp = catalogue_stamp(driver)
+        with _SERVED_LOCK:
+            hit = _SERVED.get(key)
+            if hit is not None and hit[0] == stamp:
+                return hit[1]
+            flight = _FLIGHTS.get(key)
+            lead = flight is None
+            if flight is None:
+                flight = _FLIGHTS[key] = Future()
+        if lead:
+            return _refresh(key, flight, driver, params)
+        model = flight.result()  # the leader's error, if it failed
+        if model.catalogue_.stamp == stamp:
+            return model
+        # the graph changed while that refresh read it: look again
+
+
+def _refresh(
+    key: str,
+    flight: Future[CrossCulturalRecommender],
+    driver: neo4j.Driver,
+    params: dict[str, Any],
+) -> CrossCulturalRecommender:
+    try:
+        catalogue = load_catalogue(driver)
+        model = CrossCulturalRecommender(**params).fit(catalogue)
+    except BaseException as e:  # every waiter must hear of it, whatever it is
+        with _SERVED_LOCK:
+            del _FLIGHTS[key]
+        flight.set_exception(e)
+        raise
     with _SERVED_LOCK:
-        hit = _SERVED.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-    model = CrossCulturalRecommender(**params).fit(load_catalogue(driver))
-    with _SERVED_LOCK:
-        _SERVED[key] = (stamp, model)
+        _SERVED[key] = (catalogue.stamp, model)
+        del _FLIGHTS[key]
+    flight.set_result(model)
     return model
 
 
