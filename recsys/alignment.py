@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
 
@@ -111,6 +112,34 @@ class CultureAligner(Estimator):
     def _check(self) -> None:
         if not hasattr(self, "X_"):
             raise NotFittedError("CultureAligner is not fitted; call fit(X) first")
+
+    def refreshed(
+        self, X: np.ndarray, moved: np.ndarray, stale: Callable[[str, str], bool]
+    ) -> CultureAligner:
+        """A new aligner fitted on ``X``, the embedding with rows inserted, that keeps this one's
+        plans between cultures that gained no row.
+
+        Such a plan is what a fresh computation would give: its cultures hold the same tracks in
+        the same order, so :meth:`anchors` picks the same tracks (only their row numbers move)
+        and the same points are transported. A plan that touches a culture with a new row is
+        dropped and computed again on first use. This aligner is left as it is (it may be
+        answering queries meanwhile).
+
+        Args:
+            X: Shapes: ``(n', d)``; ``X[moved]`` is the embedding this aligner was fitted on.
+            moved: Shapes: ``(n,)`` int, ascending: the row in ``X`` of each fitted row.
+            stale: ``(source, target) -> bool``, whether a cached plan's cultures gained rows.
+        """
+        self._check()
+        out = CultureAligner(**self.get_params()).fit(X)
+        with self._lock:
+            cached = list(self.plans_.items())
+        for (source, target), p in cached:
+            if not stale(source, target):
+                out.plans_[source, target] = _Plan(
+                    moved[p.source], moved[p.target], p.plan, p.log_v, p.scale
+                )
+        return out
 
     def anchors(self, key: str, rows: np.ndarray) -> np.ndarray:
         """At most ``max_points`` of ``rows`` (all of them when few enough), ascending."""

@@ -34,6 +34,7 @@ __all__ = [
     "EmptyCatalogueError",
     "TrackCatalogue",
     "UnknownTrackError",
+    "added_rows",
     "catalogue_stamp",
     "count_tracks_with_factors",
     "load_catalogue",
@@ -142,6 +143,69 @@ class TrackCatalogue:
         # integer codes: np.isin of a million strings against a world region's societies ~0.3 s
         societies, codes = np.unique(self.cultures, return_inverse=True)
         return societies, codes
+
+
+def added_rows(before: TrackCatalogue, after: TrackCatalogue) -> np.ndarray | None:
+    """Rows of ``after`` that hold tracks ``before`` lacks, when adding them is the only change.
+
+    What ``soundbridge add-track`` does to the graph: new Track rows, everything already there
+    untouched. Anything else — a track removed, factors, MIRtoolbox features, a function, a
+    culture link, a name or an audio path rewritten, the Culture tree, the STYLE_SIMILAR pairs
+    or the function names changed — returns ``None``: what was learned from ``before`` may no
+    longer hold, so the caller refits. The comparison is exact (every value of every kept row),
+    which is why it reads both catalogues whole rather than trusting the counts of
+    :func:`catalogue_stamp`: a rewrite of one track's factors leaves those counts alone.
+
+    Returns:
+        Shapes: ``(m,)`` ascending rows of ``after`` (empty when nothing was added), or ``None``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from recsys.cultures import CultureResolver
+        >>> tree = CultureResolver.from_rows([{"id": "S1", "name": "One", "level": "society",
+        ...                                "parent": None}], aliases={})
+        >>> def cat(ids, za):
+        ...     n = len(ids)
+        ...     return TrackCatalogue(track_ids=np.array(ids), names=np.array(ids),
+        ...         cultures=np.array(["S1"] * n), functions=np.array([""] * n),
+        ...         factors=np.array([[0, 0, z] for z in za], np.float32), dims=(1, 1, 1),
+        ...         tree=tree)
+        >>> added_rows(cat(["a", "c"], [1, 2]), cat(["a", "b", "c"], [1, 5, 2])).tolist()
+        [1]
+        >>> added_rows(cat(["a", "c"], [1, 2]), cat(["a", "b", "c"], [1, 5, 3])) is None
+        True
+    """
+    if (
+        after.dims != before.dims
+        or after.function_names != before.function_names
+        or after.style_similar != before.style_similar
+        or not _same_tree(before.tree, after.tree)
+    ):
+        return None
+    kept = np.isin(after.track_ids, before.track_ids)
+    old = np.flatnonzero(kept)
+    # both are in id order; comparing the ids row by row also rejects any other order
+    if len(old) != len(before) or not np.array_equal(after.track_ids[old], before.track_ids):
+        return None
+    for column in ("names", "cultures", "functions", "audio"):
+        a, b = getattr(after, column), getattr(before, column)
+        if (a is None) != (b is None) or (a is not None and not np.array_equal(a[old], b)):
+            return None
+    if not np.array_equal(after.factors[old], before.factors):
+        return None
+    if before.mir is None:
+        if after.mir is not None:
+            return None  # the MIRtoolbox view appears: the function model would train on it
+    elif after.mir is None or not np.array_equal(after.mir[old], before.mir, equal_nan=True):
+        return None
+    return np.flatnonzero(~kept)
+
+
+def _same_tree(a: CultureResolver, b: CultureResolver) -> bool:
+    def key(t: CultureResolver) -> tuple[object, ...]:
+        return t.ids, t.name, t.level, t.parent, t.glottocode
+
+    return key(a) == key(b)
 
 
 def catalogue_stamp(driver: neo4j.Driver) -> str:

@@ -18,12 +18,14 @@ every result belongs to it and a culture with at least ``k`` tracks always yield
 
 The module-level :func:`recommend_similar` serves it from the graph, reloading when the graph
 changes (:func:`recsys.catalogue.catalogue_stamp`), so a track added with ``soundbridge
-add-track`` is queryable at once; :func:`served_catalogue` fits once however many requests
-arrive together.
+add-track`` is queryable at once: :func:`served_catalogue` fits once however many requests
+arrive together, and folds added tracks into the fitted model
+(:meth:`CrossCulturalRecommender.add_tracks`) instead of refitting it.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from concurrent.futures import Future
@@ -36,7 +38,7 @@ import numpy as np
 from loaders.errors import SoundbridgeError
 from recsys.alignment import METHODS, Coupling, CultureAligner
 from recsys.base import Estimator, NotFittedError
-from recsys.catalogue import TrackCatalogue, catalogue_stamp, load_catalogue
+from recsys.catalogue import TrackCatalogue, added_rows, catalogue_stamp, load_catalogue
 from recsys.cultures import ResolvedCulture
 from recsys.embedding import unit_rows
 from recsys.functions import FunctionModel, label_distribution
@@ -171,16 +173,140 @@ class CrossCulturalRecommender(Estimator):
         self.predicted_ = predicted
         self.distribution_ = label_distribution(labels, fm.classes_, predicted)
         self.za_ = unit_rows(catalogue.za.astype(np.float64))
-        self.embedding_ = np.hstack([np.sqrt(self.distribution_), self.affect_scale * self.za_])
-        zs = catalogue.zs.astype(np.float64)
-        rng = np.random.default_rng(self.seed)
-        a, b = rng.integers(0, len(zs), (2, min(20000, len(zs) * 4)))
-        self.style_median_ = float(np.median(np.linalg.norm(zs[a] - zs[b], axis=1))) or 1.0
+        self.embedding_ = self._embedding(self.distribution_, self.za_)
+        self.style_median_ = self._style_median(catalogue)
         catalogue.tracks_of(())  # builds the culture codes now, not in the first query
         self.aligners_: dict[str, CultureAligner] = {}
         self._rows: dict[tuple[str, ...], np.ndarray] = {}
         self._lock = threading.Lock()
         return self
+
+    def add_tracks(self, catalogue: TrackCatalogue, predicted: np.ndarray | None = None) -> Self:
+        """Refresh the fitted recommender for ``catalogue`` — the fitted catalogue plus new tracks
+        without a public function, as ``soundbridge add-track`` makes it — without refitting.
+
+        The result is the state ``fit(catalogue)`` would reach (same arrays, same answers), part by
+        part:
+
+        - function model: kept, not retrained. ``fit`` trains it on the labelled tracks only, and
+          the new tracks have no label, so a refit would train on the very same rows in the same
+          order and learn the same model. The new tracks get their posterior from it, row by row
+          as ``fit`` predicts every track.
+        - function distribution, unit ``z_a``, transported embedding: one row per track, computed
+          for the new tracks and inserted at their place in the id order; other rows are kept.
+        - style median (the scale of the explanations' style distance): recomputed from every
+          ``z_s`` with ``fit``'s seeded sample, whose draw depends on the number of tracks.
+        - transport plans: a cached plan between two cultures that gained no track is kept (see
+          :meth:`~recsys.alignment.CultureAligner.refreshed`); one touching a new track's
+          society, region or world region is dropped and computed on first use, as after ``fit``
+          (the culture's cloud, hence its plan, changed). Rows per culture are looked up afresh.
+
+        Not incremental: a catalogue that differs in anything but added tracks
+        (:func:`~recsys.catalogue.added_rows`), or added tracks with a public function (they
+        would change the function model's training set). These raise ``ValueError``; refit.
+
+        Attributes are rebound, never written into, so ``copy.copy`` of a model that is
+        answering queries can be refreshed while the original keeps answering
+        (:func:`served_catalogue` does that).
+
+        Args:
+            catalogue: the new catalogue.
+            predicted: Shapes: ``(m, F)``, the new tracks' function posterior, required when
+                ``fit`` was given ``predicted`` (there is no function model to ask then).
+
+        Raises:
+            ValueError: not only unlabelled tracks were added; refit instead.
+        """
+        self._check()
+        new = self._added(catalogue)
+        if new is None:
+            raise ValueError(
+                "add_tracks: the catalogue differs from the fitted one in more than added tracks "
+                "without a public function; refit with fit(catalogue)"
+            )
+        return self._insert(catalogue, new, predicted)
+
+    def _insert(
+        self, catalogue: TrackCatalogue, new: np.ndarray, predicted: np.ndarray | None
+    ) -> Self:
+        """:meth:`add_tracks` once ``new`` (``(m,)`` rows of ``catalogue``) has been checked."""
+        keep = np.ones(len(catalogue), dtype=bool)
+        keep[new] = False
+        old = np.flatnonzero(keep)
+        fm = self.function_model_
+        if predicted is None and len(new) == 0:
+            predicted = np.empty((0, len(fm.classes_)))  # scikit-learn refuses empty input
+        elif predicted is None:
+            if not hasattr(fm, "factors_"):
+                raise ValueError(
+                    "add_tracks: fitted with a given posterior and no function model; pass "
+                    "predicted for the new tracks"
+                )
+            mir = catalogue.mir[new] if catalogue.mir is not None else None
+            predicted = fm.predict_proba(catalogue.factors[new], mir)
+        predicted = np.asarray(predicted, dtype=np.float64)
+        if predicted.shape != (len(new), len(fm.classes_)):
+            raise ValueError(
+                f"predicted {predicted.shape}: expected one row per added track and one column "
+                f"per function ({len(new)}, {len(fm.classes_)})"
+            )
+        labels = catalogue.functions[new].astype(str)
+        za = unit_rows(catalogue.za[new].astype(np.float64))
+        distribution = label_distribution(labels, fm.classes_, predicted)
+
+        def merged(kept: np.ndarray, added: np.ndarray) -> np.ndarray:
+            out = np.empty((len(catalogue), *kept.shape[1:]), dtype=kept.dtype)
+            out[old], out[new] = kept, added
+            return out
+
+        with self._lock:
+            aligners = dict(self.aligners_)
+        self.catalogue_ = catalogue
+        self.labels_ = merged(self.labels_, labels.astype(self.labels_.dtype))
+        self.predicted_ = merged(self.predicted_, predicted)
+        self.distribution_ = merged(self.distribution_, distribution)
+        self.za_ = merged(self.za_, za)
+        self.embedding_ = merged(self.embedding_, self._embedding(distribution, za))
+        self.style_median_ = self._style_median(catalogue)
+        catalogue.tracks_of(())
+        grown = self._cultures_of(new)
+
+        def stale(source: str, target: str) -> bool:
+            return bool(grown & {source, *target.split("+")})
+
+        self.aligners_ = {
+            method: al.refreshed(self.embedding_, old, stale) for method, al in aligners.items()
+        }
+        self._rows = {}
+        self._lock = threading.Lock()
+        return self
+
+    def _added(self, catalogue: TrackCatalogue) -> np.ndarray | None:
+        """Rows of the tracks :meth:`add_tracks` can fold in, or ``None`` when a refit is due."""
+        new = added_rows(self.catalogue_, catalogue)
+        if new is None or catalogue.labelled[new].any():
+            return None
+        return new
+
+    def _cultures_of(self, rows: np.ndarray) -> set[str]:
+        """Every culture (society, region, world region) that holds one of these rows."""
+        tree = self.catalogue_.tree
+        out: set[str] = set()
+        for society in {str(c) for c in self.catalogue_.cultures[rows] if c}:
+            c: str | None = society
+            while c is not None and c not in out:
+                out.add(c)
+                c = tree.parent.get(c)
+        return out
+
+    def _embedding(self, distribution: np.ndarray, za: np.ndarray) -> np.ndarray:
+        return np.hstack([np.sqrt(distribution), self.affect_scale * za])
+
+    def _style_median(self, catalogue: TrackCatalogue) -> float:
+        zs = catalogue.zs.astype(np.float64)
+        rng = np.random.default_rng(self.seed)
+        a, b = rng.integers(0, len(zs), (2, min(20000, len(zs) * 4)))
+        return float(np.median(np.linalg.norm(zs[a] - zs[b], axis=1))) or 1.0
 
     def _check(self) -> None:
         if not hasattr(self, "catalogue_"):
@@ -429,6 +555,11 @@ def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecomm
     its error — a failed refresh is not kept, and the next call tries again). The lock is held
     only to look up and record, so other parameters and drivers are never held up by the fit.
 
+    When the only change since the served model is new tracks without a public function (what
+    ``soundbridge add-track`` does), the model is refreshed with
+    :meth:`CrossCulturalRecommender.add_tracks` instead of refitted: the same answers as a refit
+    at the price of reading the catalogue. Anything else refits.
+
     Args:
         driver: an open driver (see :func:`kg.connection.connect`).
         params: :class:`CrossCulturalRecommender` parameters.
@@ -445,11 +576,11 @@ def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecomm
             if flight is None:
                 flight = _FLIGHTS[key] = Future()
         if lead:
-            return _refresh(key, flight, driver, params)
+            return _refresh(key, flight, driver, params, hit[1] if hit else None)
         model = flight.result()  # the leader's error, if it failed
         if model.catalogue_.stamp == stamp:
             return model
-        # the graph changed while that refresh read it: look again
+        # the graph changed while that refresh read it: look again (the next refresh is cheap)
 
 
 def _refresh(
@@ -457,10 +588,16 @@ def _refresh(
     flight: Future[CrossCulturalRecommender],
     driver: neo4j.Driver,
     params: dict[str, Any],
+    served: CrossCulturalRecommender | None,
 ) -> CrossCulturalRecommender:
     try:
         catalogue = load_catalogue(driver)
-        model = CrossCulturalRecommender(**params).fit(catalogue)
+        new = served._added(catalogue) if served is not None else None
+        if served is not None and new is not None:
+            # a copy: the served model keeps answering the requests already holding it
+            model = copy.copy(served)._insert(catalogue, new, None)
+        else:
+            model = CrossCulturalRecommender(**params).fit(catalogue)
     except BaseException as e:  # every waiter must hear of it, whatever it is
         with _SERVED_LOCK:
             del _FLIGHTS[key]
