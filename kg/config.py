@@ -375,6 +375,13 @@ class Neo4jSettings:
         )
 
     @property
+    def transaction_memory(self) -> str:
+        """The local server's cap on one transaction's memory: half the maximum heap, so one
+        runaway query fails with a clear error instead of starving every other one (``"1024m"``
+        for the default 2g heap)."""
+        return f"{_size_bytes(self.heap_max, 'heap_max') // 2 >> 20}m"
+
+    @property
     def scheme(self) -> str:
         """The URI scheme, lower case (``bolt``, ``neo4j``, ``bolt+s``, ...)."""
         return _check_uri(self.uri, "uri")[0]

@@ -633,6 +633,14 @@ server.memory.heap.initial_size={s.heap_initial}
 server.memory.heap.max_size={s.heap_max}
 server.memory.pagecache.size={s.pagecache}
 
+# Limits on every transaction: at most half the heap each (a runaway query fails alone, with
+# Neo.ClientError.General.TransactionOutOfMemoryError), and no Cypher may reach a network address
+# (LOAD CSV FROM 'http://...'): soundbridge never needs it, and an analyst must not make the
+# server fetch URLs (in 5.26 the block list is still an internal setting). Analysts' queries also
+# carry their own timeout (kg/cypher.py).
+db.memory.transaction.max={s.transaction_memory}
+internal.dbms.cypher_ip_blocklist=0.0.0.0/0,::/0
+
 # Bulk ingestion: keep one transaction log file after a checkpoint instead of two days' worth,
 # and don't write every query to query.log.
 db.tx_log.rotation.retention_policy=1 files

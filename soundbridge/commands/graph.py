@@ -138,7 +138,12 @@ def cypher(
     as_json: bool,
     limit: int | None,
 ) -> None:
-    """Run a read-only Cypher QUERY and print the result (writes are refused)."""
+    """Run a read-only Cypher QUERY and print the result.
+
+    Writes, LOAD CSV and procedures outside the analysts' allow-list are refused; the query stops
+    after SOUNDBRIDGE_QUERY_TIMEOUT seconds (30), and at most SOUNDBRIDGE_QUERY_MAX_ROWS rows
+    (1000) and SOUNDBRIDGE_QUERY_MAX_BYTES bytes (10 MB) are printed, with a note when cut.
+    """
     if query_file is not None:
         query = query_file.read()
     if not query:
@@ -160,3 +165,5 @@ def cypher(
     else:
         click.echo(format_table(result))
     sys.stdout.flush()
+    if result.notice:
+        click.echo(f"note: {result.notice}", err=True)
