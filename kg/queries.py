@@ -293,3 +293,44 @@ RETURN labels(a)[0] AS src_label, type(r) AS type, labels(b)[0] AS dst_label,
        collect(a.id) AS src, collect(b.id) AS dst,
        collect(coalesce(r.weight, r.score, toFloat(r.count), 1.0)) AS weight
 """
+
+# --- accounts (kg/accounts.py) --------------------------------------------------------------------
+ACCOUNT_CONSTRAINT = (
+    "CREATE CONSTRAINT account_username IF NOT EXISTS FOR (a:Account) REQUIRE a.username IS UNIQUE"
+)
+
+ACCOUNT_FIELDS = (
+    "a.username AS username, a.role AS role, coalesce(a.scopes, []) AS scopes, "
+    "coalesce(a.disabled, false) AS disabled, toString(a.created) AS created"
+)
+
+CREATE_ACCOUNT = f"""
+CREATE (a:Account {{username: $username, role: $role, scopes: $scopes, disabled: false,
+                    password_hash: $hash, created: datetime()}})
+RETURN {ACCOUNT_FIELDS}
+"""
+
+GET_ACCOUNT = f"MATCH (a:Account {{username: $username}}) RETURN {ACCOUNT_FIELDS}"
+
+GET_ACCOUNT_HASH = (
+    f"MATCH (a:Account {{username: $username}}) RETURN {ACCOUNT_FIELDS}, a.password_hash AS hash"
+)
+
+LIST_ACCOUNTS = f"MATCH (a:Account) RETURN {ACCOUNT_FIELDS} ORDER BY username"
+
+COUNT_ACCOUNTS = "MATCH (a:Account) RETURN count(a) AS n"
+
+DISABLE_ACCOUNT = f"""
+MATCH (a:Account {{username: $username}})
+SET a.disabled = true, a.disabled_at = datetime()
+RETURN {ACCOUNT_FIELDS}
+"""
+
+SET_ACCOUNT_HASH = "MATCH (a:Account {username: $username}) SET a.password_hash = $hash"
+
+FIND_SCOPE_CULTURES = """
+UNWIND $names AS name
+OPTIONAL MATCH (c:Culture)
+WHERE c.id = name OR toLower(c.name) = toLower(name)
+RETURN name, collect(DISTINCT c.id) AS ids
+"""
