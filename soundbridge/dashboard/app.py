@@ -17,25 +17,40 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
+import mimetypes
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import neo4j
-from fastapi import FastAPI, HTTPException, Query
+import neo4j.exceptions
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from kg.cypher import CypherError, run_read
+from kg.accounts import Account
+from kg.cypher import CypherError, QueryTimeout, QueryTooLarge, read_records, run_read
+from kg.errors import DatabaseError, DatabaseUnavailableError, database_error
 from kg.queries import LABELS
 from loaders.errors import ConfigError, SoundbridgeError
 from soundbridge.dashboard import queries as q
+from soundbridge.dashboard.auth import COOKIE, CSRF_COOKIE, Auth
 from soundbridge.dashboard.embedding_map import SPACES, embedding_points
 from soundbridge.dashboard.metrics import dashboard_home, read_metrics
 
-__all__ = ["EDGE_TYPES", "create_app"]
+__all__ = ["EDGE_TYPES", "LOOPBACK_HOSTS", "create_app"]
 
 WEB = Path(__file__).resolve().parent / "web"
+log = logging.getLogger(__name__)
+
+#: The Host names a dashboard on loopback answers to (any other Host header is a 400: a page on
+#: another site that rebinds its DNS name to 127.0.0.1 still sends its own name).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+#: Graph ids are Neo4j integers: 64-bit signed.
+_MAX_ID = 2**63 - 1
 
 #: Relationship types the explorer can show, and whether they are on by default.
 EDGE_TYPES: dict[str, bool] = {
@@ -71,11 +86,23 @@ class CypherRequest(BaseModel):
     params: dict[str, Any] = {}
 
 
+class LoginRequest(BaseModel):
+    """A sign-in: the account's name and password."""
+
+    username: str
+    password: str
+
+
 def _node_id(label: str, raw: str) -> Any:
     """Graph ids of Last.fm/KGCN nodes are integers; the URL carries text."""
     if label not in LABELS:
         raise HTTPException(404, f"unknown label {label!r}; labels are {', '.join(LABELS)}")
-    return int(raw) if raw.isdigit() else raw
+    if raw.isascii() and raw.isdigit():
+        value = int(raw)
+        if value > _MAX_ID:
+            raise HTTPException(404, f"no {label} with id {raw!r} (ids are below 2^63)")
+        return value
+    return raw
 
 
 def _key(label: str, node_id: Any) -> str:
@@ -98,14 +125,75 @@ def _library_error(e: SoundbridgeError) -> JSONResponse:
     return JSONResponse({"detail": str(e), "suggestions": suggestions}, status_code=error_status(e))
 
 
-def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None = None) -> FastAPI:
+def _error_handlers(app: FastAPI, uri: str) -> None:
+    """Every expected failure as a prompt JSON answer with a one-line ``detail``: bad queries 400
+    (too slow 408, too big 413), bad input 400/422, Neo4j down 503; a bug is a 500 that says so
+    (its traceback goes to the log, never to the client)."""
+
+    def answer(status: int, detail: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    @app.exception_handler(CypherError)
+    def cypher_error(request: Request, e: CypherError) -> JSONResponse:
+        status = (
+            408 if isinstance(e, QueryTimeout) else 413 if isinstance(e, QueryTooLarge) else 400
+        )
+        return answer(status, str(e))
+
+    @app.exception_handler(DatabaseError)
+    def soundbridge_database_error(request: Request, e: DatabaseError) -> JSONResponse:
+        return answer(503 if isinstance(e, DatabaseUnavailableError) else 500, str(e))
+
+    @app.exception_handler(neo4j.exceptions.DriverError)
+    @app.exception_handler(neo4j.exceptions.Neo4jError)
+    @app.exception_handler(OSError)
+    def driver_error(request: Request, e: Exception) -> JSONResponse:
+        error = database_error(e, uri)  # the CLI's words for the same failure
+        if not isinstance(error, DatabaseUnavailableError):
+            log.warning("Neo4j refused a dashboard request %s: %s", request.url.path, error)
+        return answer(503 if isinstance(error, DatabaseUnavailableError) else 500, str(error))
+
+    @app.exception_handler(RecursionError)
+    def too_deep(request: Request, e: RecursionError) -> JSONResponse:
+        return answer(400, "the request nests too deeply; send flatter JSON")
+
+    @app.exception_handler(RequestValidationError)
+    def bad_input(request: Request, e: RequestValidationError) -> JSONResponse:
+        parts = [
+            f"{'.'.join(str(x) for x in err.get('loc', ())[1:]) or 'body'}: {err.get('msg')}"
+            for err in e.errors()[:3]
+        ]
+        return answer(422, "; ".join(parts) or "the request is not valid")
+
+    @app.exception_handler(Exception)
+    def bug(request: Request, e: Exception) -> JSONResponse:
+        log.exception("dashboard request %s %s failed", request.method, request.url.path)
+        return answer(500, f"internal error ({type(e).__name__}); the server log has the details")
+
+
+def create_app(
+    driver: neo4j.Driver,
+    data_root: Path | None,
+    home: Path | None = None,
+    *,
+    allowed_hosts: list[str] | tuple[str, ...] = LOOPBACK_HOSTS,
+    secure_cookies: bool = False,
+    neo4j_uri: str = "NEO4J_URI",
+) -> FastAPI:
     """Build the app around an open driver and the data root (for audio; ``None``: no audio).
+
+    Every ``/api`` route but ``/api/login`` needs a signed-in account with the route's role
+    (:mod:`soundbridge.dashboard.auth`); the page and its scripts are public.
 
     Args:
         driver: an open driver (see :func:`kg.connection.connect`).
         data_root: ``SOUNDBRIDGE_DATA``, where recordings are read from; ``None``: no audio.
-        home: ``SOUNDBRIDGE_HOME``, where the metrics view reads the evaluation report; default:
-            the one :class:`kg.config.Neo4jSettings` reads from the environment.
+        home: ``SOUNDBRIDGE_HOME``, where the metrics view reads the evaluation report and the
+            account key is kept; default: the one :class:`kg.config.Neo4jSettings` reads from the
+            environment.
+        allowed_hosts: the Host header values answered (others get 400); default loopback.
+        secure_cookies: send the session cookie only over HTTPS (behind a TLS proxy).
+        neo4j_uri: where the graph is, for messages when it does not answer.
 
     Examples:
         >>> # uvicorn.run(create_app(driver, data_root()), host="127.0.0.1", port=8080)
@@ -116,28 +204,81 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
                 f"dashboard asset {name} is missing ({WEB / 'node_modules' / rel}); install the "
                 f"front-end packages with `npm ci --prefix {WEB}` (make setup does this)"
             )
-    app = FastAPI(title="soundbridge dashboard", docs_url="/api/docs", redoc_url=None)
+    app = FastAPI(title="soundbridge dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     home_dir = home if home is not None else dashboard_home()
+    auth = Auth(driver, home_dir, secure_cookies=secure_cookies)
+    viewer = [Depends(auth.require("viewer"))]
+    analyst = [Depends(auth.require("analyst"))]
+    _error_handlers(app, neo4j_uri)
 
-    def audio_url(track_id: str, path: str) -> str | None:
-        return f"/audio/{track_id}" if path and data_root is not None else None
+    def audio_url(track_id: Any, path: str | None) -> str | None:
+        """Where the page plays a track's recording (added ones are served without the data)."""
+        servable = data_root is not None or (path or "").startswith("added:")
+        return f"/audio/{track_id}" if path and servable else None
 
     def read(query: str, **params: Any) -> list[dict[str, Any]]:
-        return run_read(driver, query, params).records()
+        return read_records(driver, query, params)
 
-    @app.get("/api/config")
-    def config() -> dict[str, Any]:
+    # --- accounts --------------------------------------------------------------------------------
+    @app.post("/api/login")
+    def login(req: LoginRequest, request: Request, response: Response) -> dict[str, Any]:
+        client = request.client.host if request.client else "?"
+        wait = auth.wait_before_login(req.username, client)
+        if wait > 0:
+            raise HTTPException(
+                429,
+                f"too many failed sign-ins; try again in {wait:.0f} s",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
+        made = auth.login(req.username, req.password, client)
+        if made is None:
+            raise HTTPException(401, "wrong account name or password")
+        token, session = made
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="strict", secure=secure_cookies, path="/"
+        )
+        # Readable by the page's own script (and no other site's), so a reload knows it is
+        # signed in and has the token to send back; the server still checks it per session.
+        response.set_cookie(
+            CSRF_COOKIE, session.csrf, samesite="strict", secure=secure_cookies, path="/"
+        )
+        return {**session.account.to_dict(), "csrf_token": session.csrf}
+
+    @app.get("/api/session")
+    def session(request: Request) -> dict[str, Any]:
+        current = auth.session(request.cookies.get(COOKIE))
+        if current is None:
+            raise HTTPException(401, "sign in first (POST /api/login)")
+        return {**current.account.to_dict(), "csrf_token": current.csrf}
+
+    @app.post("/api/logout", dependencies=viewer)
+    def logout(request: Request, response: Response) -> dict[str, bool]:
+        auth.logout(request.cookies.get(COOKIE))
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        response.delete_cookie(CSRF_COOKIE, path="/", samesite="strict")
+        return {"signed_out": True}
+
+    @app.get("/api/openapi.json", dependencies=viewer)
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    # --- the graph -----------------------------------------------------------------------------
+    @app.get("/api/config", dependencies=viewer)
+    def config(request: Request) -> dict[str, Any]:
+        account: Account = request.state.account
         return {
             "edge_types": EDGE_TYPES,
             "audio": data_root is not None,
             "text_search": _has_text_search(),
+            "account": account.to_dict(),
         }
 
-    @app.get("/api/search")
+    @app.get("/api/search", dependencies=viewer)
     def search(q_: str = Query(..., alias="q", min_length=1), limit: int = 20) -> list[dict]:
         return read(q.SEARCH, q=q_.strip().lower(), limit=max(1, min(limit, 100)))
 
-    @app.get("/api/node/{label}/{node_id}")
+    @app.get("/api/node/{label}/{node_id}", dependencies=viewer)
     def node(label: str, node_id: str) -> dict[str, Any]:
         nid = _node_id(label, node_id)
         rows = read(q.NODE[label], id=nid)
@@ -145,7 +286,7 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
             raise HTTPException(404, f"no {label} with id {node_id!r}")
         row = rows[0]
         props = {k: v for k, v in row["props"].items() if k not in HIDDEN_PROPS}
-        audio = f"/audio/{nid}" if label == "Track" and props.get("audio") and data_root else None
+        audio = audio_url(nid, props.get("audio")) if label == "Track" else None
         return {
             "key": _key(label, nid),
             "label": label,
@@ -156,7 +297,7 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
             "audio_url": audio,
         }
 
-    @app.get("/api/neighbours/{label}/{node_id}")
+    @app.get("/api/neighbours/{label}/{node_id}", dependencies=viewer)
     def neighbours(
         label: str,
         node_id: str,
@@ -209,40 +350,42 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
             )
         return {"centre": centre["key"], "elements": [*nodes.values(), *edges]}
 
-    @app.get("/api/societies")
+    @app.get("/api/societies", dependencies=viewer)
     def societies() -> list[dict[str, Any]]:
         return read(q.SOCIETIES)
 
-    @app.get("/api/societies/{society_id}/tracks")
+    @app.get("/api/societies/{society_id}/tracks", dependencies=viewer)
     def society_tracks(society_id: str) -> list[dict[str, Any]]:
         rows = read(q.SOCIETY_TRACKS, id=society_id)
         for r in rows:
             r["audio_url"] = f"/audio/{r['id']}" if r.pop("has_audio") and data_root else None
         return rows
 
-    @app.get("/audio/{track_id}")
+    @app.get("/audio/{track_id}", dependencies=viewer)
     def audio(track_id: str) -> FileResponse:
-        if data_root is None:
-            raise HTTPException(404, "audio is off: start the dashboard with SOUNDBRIDGE_DATA set")
+        from audio.files import track_audio_path
+
         rows = read(q.TRACK_AUDIO, id=track_id)
         if not rows or not rows[0]["audio"]:
             raise HTTPException(404, f"no recording for track {track_id!r}")
-        root = data_root.resolve()
-        path = (root / rows[0]["audio"]).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            raise HTTPException(404, f"recording of {track_id!r} is not under the data folder")
-        return FileResponse(path, media_type="audio/mpeg")
+        path = track_audio_path(rows[0]["audio"], data_root, home_dir)
+        if path is None:
+            where = "data folder (SOUNDBRIDGE_DATA)" if data_root else "served folders"
+            raise HTTPException(404, f"the recording of {track_id!r} is not in the {where}")
+        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=media)
 
-    @app.post("/api/cypher")
+    @app.post("/api/cypher", dependencies=analyst)
     def cypher(req: CypherRequest) -> dict[str, Any]:
-        try:
-            result = run_read(driver, req.query, req.params, limit=1000)
-        except CypherError as e:  # includes ReadOnlyViolation
-            raise HTTPException(400, str(e)) from e
-        return {"columns": result.columns, "rows": json.loads(json.dumps(result.rows, default=str))}
+        result = run_read(driver, req.query, req.params)  # CypherErrors: see _error_handlers
+        return {
+            "columns": result.columns,
+            "rows": json.loads(json.dumps(result.rows, default=str)),
+            "truncated": result.notice,
+        }
 
     # --- cross-cultural search, alignment, embedding map, metrics --------------------------------
-    @app.get("/api/tracks")
+    @app.get("/api/tracks", dependencies=viewer)
     def tracks(q_: str = Query(..., alias="q", min_length=1), limit: int = 20) -> list[dict]:
         rows = read(q.TRACK_SEARCH, q=q_.strip().lower(), limit=max(1, min(limit, 100)))
         for r in rows:
@@ -250,7 +393,7 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
         return rows
 
     # recsys (and with it torch) is imported on first use of these views, not at start-up.
-    @app.get("/api/cultures")
+    @app.get("/api/cultures", dependencies=viewer)
     def cultures() -> list[dict[str, str]]:
         from recsys.cultures import load_aliases
 
@@ -267,7 +410,7 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
         except ValueError as e:  # e.g. fewer than two labelled functions to train on
             raise HTTPException(503, f"the cross-cultural recommender cannot be fitted: {e}") from e
 
-    @app.get("/api/recommend", response_model=None)
+    @app.get("/api/recommend", response_model=None, dependencies=viewer)
     def recommend(
         track: str = Query(..., min_length=1),
         culture: str = Query(..., min_length=1),
@@ -281,7 +424,7 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
         except SoundbridgeError as e:
             return _library_error(e)
 
-    @app.get("/api/search-text", response_model=None)
+    @app.get("/api/search-text", response_model=None, dependencies=viewer)
     def search_text(
         q_: str = Query(..., alias="q", min_length=1),
         k: int = Query(10, ge=1, le=50),
@@ -302,7 +445,7 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
         rows = [r.to_dict() | {"audio_url": audio_url(r.track_id, r.audio)} for r in results]
         return {"query": q_.strip(), "target": target, "alignment": None, "results": rows}
 
-    @app.get("/api/alignment", response_model=None)
+    @app.get("/api/alignment", response_model=None, dependencies=viewer)
     def alignment(
         source: str = Query(..., min_length=1),
         target: str = Query(..., min_length=1),
@@ -316,13 +459,13 @@ def create_app(driver: neo4j.Driver, data_root: Path | None, home: Path | None =
         except SoundbridgeError as e:
             return _library_error(e)
 
-    @app.get("/api/embeddings/{space}")
+    @app.get("/api/embeddings/{space}", dependencies=viewer)
     def embeddings(space: str) -> dict[str, Any]:
         if space not in SPACES:
             raise HTTPException(404, f"unknown space {space!r}; spaces are {', '.join(SPACES)}")
         return embedding_points(space, read(q.EMBEDDING_POINTS[space]))
 
-    @app.get("/api/metrics")
+    @app.get("/api/metrics", dependencies=viewer)
     def metrics() -> dict[str, Any]:
         return read_metrics(home_dir)
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import neo4j
 import numpy as np
 import pytest
@@ -26,8 +27,9 @@ import uvicorn
 
 from audio.graph import store_factors
 from gnn.queries import set_embeddings
+from kg.accounts import ROLES, account_key, add_account
 from kg.ingest import ingest
-from soundbridge.dashboard import create_app
+from soundbridge.dashboard import LOOPBACK_HOSTS, create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 DIM = 16
@@ -58,18 +60,45 @@ def store_known_factors(driver: neo4j.Driver, seed: int = 0) -> int:
     return store_factors(driver, ids, zc, zs, za)
 
 
-@pytest.fixture(scope="module")
-def dashboard_graph(neo4j_driver, graph_wiper):
-    graph_wiper(neo4j_driver)
-    ingest(neo4j_driver, sources=["ccmc", "cantometrics"], progress=False)
-    assert store_known_factors(neo4j_driver) == 1007
-    return neo4j_driver
+#: One account per role, made in the dashboard's graph; each password is ``PASSWORDS[role]``.
+PASSWORDS = {role: f"{role}-password-1" for role in ROLES}
+#: The Host the in-process test client sends, allowed beside the loopback names.
+HOSTS = [*LOOPBACK_HOSTS, "testserver"]
 
 
 @pytest.fixture(scope="module")
 def dashboard_home(tmp_path_factory) -> Path:
-    """The dashboard's ``SOUNDBRIDGE_HOME``: where the metrics view looks for its report."""
+    """The dashboard's ``SOUNDBRIDGE_HOME``: its metrics report and the account key."""
     return tmp_path_factory.mktemp("dashboard-home")
+
+
+@pytest.fixture(scope="module")
+def dashboard_graph(neo4j_driver, graph_wiper, dashboard_home):
+    graph_wiper(neo4j_driver)
+    ingest(neo4j_driver, sources=["ccmc", "cantometrics"], progress=False)
+    assert store_known_factors(neo4j_driver) == 1007
+    key = account_key(dashboard_home)
+    for role, password in PASSWORDS.items():
+        scopes = ["CCMCewee1241"] if role == "expert" else []
+        add_account(neo4j_driver, role, password, role, key=key, scopes=scopes)
+    return neo4j_driver
+
+
+def signed_in(base_url: str, role: str = "analyst") -> httpx.Client:
+    """An HTTP client signed in as the test account of ``role``, sending its CSRF token."""
+    client = httpx.Client(base_url=base_url, timeout=60)
+    r = client.post("/api/login", json={"username": role, "password": PASSWORDS[role]})
+    assert r.status_code == 200, r.text
+    client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    return client
+
+
+@pytest.fixture(scope="module")
+def api(dashboard_url) -> Iterator[httpx.Client]:
+    """A client of the served dashboard, signed in as an analyst."""
+    client = signed_in(dashboard_url)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +106,9 @@ def dashboard_url(dashboard_graph, dashboard_home) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(dashboard_graph, Path(os.environ["SOUNDBRIDGE_DATA"]), dashboard_home)
+    app = create_app(
+        dashboard_graph, Path(os.environ["SOUNDBRIDGE_DATA"]), dashboard_home, allowed_hosts=HOSTS
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

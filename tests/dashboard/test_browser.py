@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dashboard.conftest import ARTIFACTS, write_metrics
+from tests.dashboard.conftest import ARTIFACTS, PASSWORDS, write_metrics
 
 pytestmark = [pytest.mark.browser, pytest.mark.neo4j]
 
@@ -39,7 +39,8 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, dashboard_url, request):
+def blank_page(browser, dashboard_url, request):
+    """A fresh browser context on the dashboard's sign-in form (nobody signed in)."""
     context = browser.new_context(viewport={"width": 1400, "height": 850})
     page = context.new_page()
     problems: list[str] = []
@@ -51,12 +52,46 @@ def page(browser, dashboard_url, request):
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     request.node.console_problems = problems  # a test may remove a failure it provoked
     page.goto(dashboard_url + "/")
-    page.wait_for_function("document.querySelector('#status').textContent === 'ready'")
+    page.wait_for_selector("#login-form", state="visible")
     yield page
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
     context.close()
     assert not problems, problems
+
+
+def sign_in(page, role: str) -> None:
+    """Sign in through the form as the test account of ``role`` and wait for the views."""
+    page.fill("#login-user", role)
+    page.fill("#login-pass", PASSWORDS[role])
+    page.click("#login-submit")
+    page.wait_for_function("document.querySelector('#status').textContent === 'ready'")
+
+
+@pytest.fixture
+def page(blank_page):
+    """The dashboard, signed in as an analyst (every view, the Cypher console included)."""
+    sign_in(blank_page, "analyst")
+    return blank_page
+
+
+def test_sign_in_roles_and_sign_out(blank_page, request):
+    page = blank_page
+    page.fill("#login-user", "viewer")
+    page.fill("#login-pass", "not the password")
+    page.click("#login-submit")
+    page.wait_for_function("document.querySelector('#login-error').textContent !== ''")
+    assert "wrong account name or password" in page.inner_text("#login-error")
+    _expected_console_error(request, "401 (Unauthorized)")
+    sign_in(page, "viewer")
+    assert page.inner_text("#account-name") == "viewer (viewer)"
+    assert not page.is_visible("#tab-cypher")  # the console is the analysts'
+    page.reload()  # still signed in after a reload, without a failed request
+    page.wait_for_function("document.querySelector('#status').textContent === 'ready'")
+    assert page.is_visible("#account") and not page.is_visible("#login-form")
+    page.click("#logout")
+    page.wait_for_selector("#login-form", state="visible")
+    assert "Signed out." in page.inner_text("#login-error")
 
 
 def test_explorer_search_click_and_expand(page):

@@ -23,9 +23,15 @@ function el(tag, attrs = {}, ...children) {
 }
 function status(text) { $("#status").textContent = text; }
 
-async function api(path, options) {
-  const res = await fetch(path, options);
-  const body = await res.json();
+// The session's CSRF token: sent back on every state-changing request (the cookie is HttpOnly).
+let csrfToken = null;
+async function api(path, options = {}) {
+  const method = (options.method || "GET").toUpperCase();
+  const headers = { ...(options.headers || {}) };
+  if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const res = await fetch(path, { ...options, headers });
+  if (res.status === 401 && path !== "/api/login") showLogin("Your session has ended; sign in again.");
+  const body = await res.json().catch(() => ({ detail: res.statusText }));
   if (!res.ok) {
     const detail = typeof body.detail === "string" ? body.detail
       : Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : res.statusText;
@@ -263,7 +269,9 @@ $("#cypher-run").addEventListener("click", async () => {
       body: JSON.stringify({ query: $("#cypher-query").value }) });
     const table = el("table", { id: "cypher-result" }, el("tr", {}, ...res.columns.map((c) => el("th", {}, c))));
     for (const row of res.rows) table.append(el("tr", {}, ...row.map((v) => el("td", {}, cell(v)))));
-    $("#cypher-table").replaceChildren(table, el("p", {}, `${res.rows.length} rows`));
+    const summary = el("p", { id: "cypher-summary" }, `${res.rows.length} rows`);
+    if (res.truncated) summary.append(el("strong", { class: "notice" }, ` — ${res.truncated}`));
+    $("#cypher-table").replaceChildren(table, summary);
     cypherCy.elements().remove(); cypherCy.add(graphFrom(res.rows));
     cypherCy.layout({ name: "cose", animate: false }).run();
     status(`${res.rows.length} rows`);
@@ -499,19 +507,61 @@ async function loadMetrics() {
   status(`${m.metrics.length} metrics for ${methods.length} methods`);
 }
 
-// --- start ----------------------------------------------------------------------------------
-api("/api/config").then((cfg) => {
-  edgeTypes = cfg.edge_types;
-  const box = $("#edge-types");
-  for (const [t, on] of Object.entries(edgeTypes)) {
-    const input = el("input", { type: "checkbox", id: `edge-${t}` }); input.checked = on;
-    input.addEventListener("change", applyEdgeFilter);
-    box.append(el("label", {}, input, ` ${t}`));
-  }
-  if (cfg.text_search) {  // the text-query mode exists only where recsys.text is installed
-    const tab = el("button", { class: "mode", "data-mode": "text", id: "cc-mode-text", onclick: () => setMode("text") },
-      "By description");
-    $("#cc-modes").append(tab);
-  }
-  status("ready");
-}).catch(fail);
+// --- sign-in and start ----------------------------------------------------------------------
+function showLogin(message = "") {
+  $("#login").hidden = false; $("#account").hidden = true;
+  $("#login-error").textContent = message;
+  status("sign in"); $("#login-user").focus();
+}
+
+$("#login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("#login-error").textContent = "";
+  try {
+    const account = await api("/api/login", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: $("#login-user").value, password: $("#login-pass").value }) });
+    $("#login-pass").value = "";
+    signedIn(account);
+  } catch (err) { $("#login-error").textContent = err.message; status("sign in"); }
+});
+
+$("#logout").addEventListener("click", async () => {
+  await api("/api/logout", { method: "POST" }).catch(() => {});
+  csrfToken = null; showLogin("Signed out.");
+});
+
+let started = false;
+function signedIn(account) {
+  csrfToken = account.csrf_token;
+  $("#login").hidden = true; $("#account").hidden = false;
+  $("#account-name").textContent = `${account.username} (${account.role})`;
+  // The console is the analysts' (the server refuses it to viewers in any case).
+  const analyst = ["analyst", "expert", "admin"].includes(account.role);
+  $("#tab-cypher").hidden = !analyst;
+  if (!analyst && $("#tab-cypher").classList.contains("active")) showView("explorer");
+  if (started) { status("ready"); return; }
+  started = true;
+  start();
+}
+
+function start() {
+  api("/api/config").then((cfg) => {
+    edgeTypes = cfg.edge_types;
+    const box = $("#edge-types");
+    for (const [t, on] of Object.entries(edgeTypes)) {
+      const input = el("input", { type: "checkbox", id: `edge-${t}` }); input.checked = on;
+      input.addEventListener("change", applyEdgeFilter);
+      box.append(el("label", {}, input, ` ${t}`));
+    }
+    if (cfg.text_search) {  // the text-query mode exists only where recsys.text is installed
+      const tab = el("button", { class: "mode", "data-mode": "text", id: "cc-mode-text", onclick: () => setMode("text") },
+        "By description");
+      $("#cc-modes").append(tab);
+    }
+    status("ready");
+  }).catch(fail);
+}
+
+// Signed in before (a reload)? The CSRF cookie says so without a request that could fail.
+const csrfCookie = document.cookie.split("; ").find((c) => c.startsWith("soundbridge_csrf="));
+if (csrfCookie) api("/api/session").then(signedIn).catch(() => {}); else showLogin();
