@@ -7,6 +7,7 @@ The driver is passed in (built by :func:`kg.connection.connect`); statements liv
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import neo4j
 import numpy as np
@@ -14,7 +15,23 @@ import numpy as np
 from audio import queries
 from kg.errors import UnknownCultureError
 
-__all__ = ["UnknownCultureError", "store_factors", "find_culture", "add_track"]
+__all__ = ["UnknownCultureError", "AddedTrack", "store_factors", "find_culture", "add_track"]
+
+
+@dataclass(frozen=True)
+class AddedTrack:
+    """What :func:`add_track` did.
+
+    Attributes:
+        id: the track id.
+        existed: whether a Track with this id was already in the graph (it was updated).
+        replaced: ``(id, name)`` of each culture whose ``FROM_CULTURE`` link was replaced by the
+            new one (empty when the track is new or keeps its culture).
+    """
+
+    id: str
+    existed: bool
+    replaced: tuple[tuple[str, str], ...] = ()
 
 
 def store_factors(
@@ -83,13 +100,28 @@ def add_track(
     zc: np.ndarray,
     zs: np.ndarray,
     za: np.ndarray,
-) -> str:
+) -> AddedTrack:
     """Create (or update) a user Track with its factors, linked ``FROM_CULTURE`` to its culture.
+
+    A track has one culture: adding it again with another culture replaces the link (the
+    result's ``replaced`` says which culture it had).
+
+    Args:
+        driver: an open driver.
+        track_id: the Track's id (``user:<digest>`` for ``add-track``).
+        name: the Track's name.
+        culture_id: the id of an existing Culture node (see :func:`find_culture`).
+        audio: where the recording is, as :func:`audio.files.track_audio_path` reads it
+            (``""``: none).
+        zc, zs, za: the factors.
 
     Shapes: ``zc: (dim_c,)``, ``zs: (dim_s,)``, ``za: (dim_a,)``.
 
     Returns:
-        The track id.
+        An :class:`AddedTrack`.
+
+    Raises:
+        UnknownCultureError: the culture is not (any longer) in the graph; nothing was written.
     """
     records, _, _ = driver.execute_query(
         queries.ADD_TRACK,
@@ -103,4 +135,9 @@ def add_track(
     )
     if not records:
         raise UnknownCultureError(f"culture {culture_id!r} vanished from the graph; run it again")
-    return str(records[0]["id"])
+    rec = records[0]
+    return AddedTrack(
+        id=str(rec["id"]),
+        existed=bool(rec["existed"]),
+        replaced=tuple((str(p["id"]), str(p["name"])) for p in rec["replaced"]),
+    )

@@ -22,12 +22,22 @@ ORDER BY CASE c.level WHEN 'society' THEN 0 WHEN 'region' THEN 1 ELSE 2 END, c.i
 
 TRACK_EXISTS = "MATCH (t:Track {id: $id}) RETURN t.id AS id"
 
-#: A user-added track with its factors, linked to its culture (idempotent on ``$id``).
+#: A user-added track with its factors, linked to its one culture (idempotent on ``$id``): a link
+#: to any other culture, left by an earlier add with another culture, is replaced. Returns whether
+#: the track existed and the cultures whose link was removed.
 ADD_TRACK = """
 MATCH (c:Culture {id: $culture_id})
+OPTIONAL MATCH (before:Track {id: $id})
+WITH c, before IS NOT NULL AS existed
 MERGE (t:Track {id: $id})
 SET t.name = $name, t.source = 'user', t.audio = $audio,
     t.zc = $zc, t.zs = $zs, t.za = $za
+WITH c, t, existed
+OPTIONAL MATCH (t)-[old:FROM_CULTURE]->(prev:Culture)
+WHERE prev <> c
+WITH c, t, existed, collect(old) AS olds,
+     collect(DISTINCT {id: prev.id, name: prev.name}) AS replaced
+FOREACH (r IN olds | DELETE r)
 MERGE (t)-[:FROM_CULTURE]->(c)
-RETURN t.id AS id
+RETURN t.id AS id, existed, [p IN replaced WHERE p.id IS NOT NULL] AS replaced
 """

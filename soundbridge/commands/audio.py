@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -406,37 +407,89 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
     "--culture", required=True, help="Culture id (CCMCcusc1236) or name ('Central Andes')."
 )
 @click.option("--title", default=None, help="Track name (default: the file name).")
+@click.option(
+    "--max-seconds",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Refuse recordings longer than this.",
+)
 @_run_option
-def add_track_cmd(file: Path, culture: str, title: str | None, run_dir: Path | None) -> None:
+def add_track_cmd(
+    file: Path, culture: str, title: str | None, max_seconds: float, run_dir: Path | None
+) -> None:
     """Cold start: compute FILE's factors and link a new Track to its culture in the graph.
 
-    Nothing is written unless the file decodes and the culture exists.
+    Nothing is written unless the file decodes, is at most --max-seconds long and the culture
+    exists. A file from outside the data folder is copied to $SOUNDBRIDGE_HOME/audio/added/ so
+    that the dashboard can play it. Adding the same file again with another culture replaces
+    the culture. A silent recording is added with a warning.
     """
+    from audio.errors import AudioError
+    from audio.files import (
+        ADDED_PREFIX,
+        SILENCE_DBFS,
+        added_audio_dir,
+        keep_recording,
+        recording_seconds,
+        rms_dbfs,
+    )
     from audio.frontend import load_audio
     from audio.graph import add_track, find_culture
     from kg.config import Neo4jSettings
     from kg.connection import connect
+    from loaders.config import DATA_ENV
 
+    def refuse_if_too_long(seconds: float) -> None:
+        if seconds > max_seconds:
+            raise AudioError(
+                f"{file}: the recording is {seconds:.1f} s long, over the {max_seconds:g} s cap of "
+                f"add-track; cut it, or pass --max-seconds {math.ceil(seconds)} to take it whole"
+            )
+
+    refuse_if_too_long(recording_seconds(file))  # from the header: nothing decoded yet
     run = _resolve_run(run_dir)
     model, _ = _load_run(run)
-    wave = load_audio(file, model.frontend_.sample_rate)  # raises AudioDecodeError before any write
+    sample_rate = model.frontend_.sample_rate
+    wave = load_audio(file, sample_rate)  # raises AudioDecodeError before any write
+    seconds = len(wave) / sample_rate
+    refuse_if_too_long(seconds)  # a header may not know the length (some MP3s)
+    level = rms_dbfs(wave)
     z = model.transform([wave])
     zc, zs, za = model.split(z)
     digest = hashlib.sha1(file.read_bytes()).hexdigest()[:16]
     track_id = f"user:{digest}"
-    with connect(Neo4jSettings.from_env()) as driver:
+    data = os.environ.get(DATA_ENV)
+    settings = Neo4jSettings.from_env()
+    with connect(settings) as driver:
         c = find_culture(driver, culture)
-        add_track(
+        audio_value = keep_recording(
+            file, track_id, data_root=Path(data) if data else None, home=settings.home
+        )
+        added = add_track(
             driver,
             track_id,
             name=title or file.stem,
             culture_id=c["id"],
-            audio=str(file.resolve()),
+            audio=audio_value,
             zc=zc[0],
             zs=zs[0],
             za=za[0],
         )
+    if level < SILENCE_DBFS:
+        click.echo(
+            f"warning: {file} is silent ({level:.0f} dBFS RMS over {seconds:.1f} s, below "
+            f"{SILENCE_DBFS:g} dBFS); its factors describe silence, not music",
+            err=True,
+        )
     click.echo(
-        f"added Track {track_id} ({title or file.stem}) FROM_CULTURE {c['id']} "
-        f"({c['name']}, {c['level']})"
+        f"{'updated' if added.existed else 'added'} Track {track_id} ({title or file.stem}) "
+        f"FROM_CULTURE {c['id']} ({c['name']}, {c['level']})"
     )
+    for old_id, old_name in added.replaced:
+        click.echo(f"replaced culture {old_id} ({old_name}) by {c['id']} ({c['name']})")
+    if audio_value.startswith(ADDED_PREFIX):
+        kept = added_audio_dir(settings.home) / audio_value[len(ADDED_PREFIX) :]
+        click.echo(f"audio: copied to {kept}")
+    else:
+        click.echo(f"audio: {audio_value} in the data folder")
