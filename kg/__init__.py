@@ -12,7 +12,12 @@ from kg.config import Neo4jSettings
 from kg.connection import connect
 from kg.culture import CultureTree, build_culture_tree
 from kg.cypher import CypherError, QueryResult, ReadOnlyViolation, run_read
-from kg.errors import DatabaseAuthError, DatabaseError, DatabaseUnavailableError
+from kg.errors import (
+    DatabaseAuthError,
+    DatabaseError,
+    DatabaseUnavailableError,
+    database_error,
+)
 from kg.expert import ConstraintError, ExpertConstraint, add_expert_constraint
 from kg.ingest import IngestSummary, ingest
 from kg.schema import ensure_schema
@@ -39,6 +44,7 @@ __all__ = [
     "build_culture_tree",
     "co_collection_weights",
     "connect",
+    "database_error",
     "ensure_schema",
     "graph_counts",
     "ingest",

@@ -24,6 +24,7 @@ def test_kg_all_is_pinned():
         "build_culture_tree",
         "co_collection_weights",
         "connect",
+        "database_error",
         "ensure_schema",
         "graph_counts",
         "ingest",
