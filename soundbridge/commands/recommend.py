@@ -11,11 +11,13 @@ from pathlib import Path
 
 import click
 
+from soundbridge.commands.params import CULTURE, NonBlank, NonBlankPath
+
 __all__ = ["cross_evaluate_cmd", "export_user_recs_cmd", "gnn", "recommend"]
 
 _ARTEFACTS = click.option(
     "--artefacts",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonBlankPath(file_okay=False, path_type=Path),
     default=None,
     help="Folder of the built recommender (default: $SOUNDBRIDGE_HOME/recsys).",
 )
@@ -38,6 +40,7 @@ def recommend() -> None:
 @click.option("--include-seen", is_flag=True, help="Keep artists the user already listened to.")
 @click.option(
     "--culture",
+    type=CULTURE,
     default=None,
     help="Only artists of this culture: the user's history is transported onto them (needs Neo4j).",
 )
@@ -84,7 +87,7 @@ def friends_cmd(user_id: int, k: int, artefacts: Path | None) -> None:
 
 @click.command("export-user-recs")
 @click.option("--k", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--out", type=NonBlankPath(dir_okay=False, path_type=Path), required=True)
 @_ARTEFACTS
 def export_user_recs_cmd(k: int, out: Path, artefacts: Path | None) -> None:
     """Write the top K artists of every user to Parquet (user_id, rank, artist_id, score)."""
@@ -100,7 +103,7 @@ def gnn() -> None:
 
 
 @gnn.command("evaluate")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--out", type=NonBlankPath(file_okay=False, path_type=Path), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-write", is_flag=True, help="Do not write embeddings into Neo4j.")
 @click.option("--force", is_flag=True, help="Run even when nothing changed.")
@@ -135,8 +138,10 @@ def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool, sampl
 
 
 @recommend.command("similar")
-@click.argument("track")
-@click.option("--culture", required=True, help="Target culture: name, id, Glottocode or alias.")
+@click.argument("track", type=NonBlank('a track id, e.g. "NHS2-QAHO"'))
+@click.option(
+    "--culture", type=CULTURE, required=True, help="Target culture: name, id, Glottocode or alias."
+)
 @click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option(
     "--alignment",
@@ -166,13 +171,13 @@ def similar_cmd(track: str, culture: str, k: int, alignment: str | None, as_json
 @click.command("evaluate")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonBlankPath(file_okay=False, path_type=Path),
     default=None,
     help="Report folder (default: $SOUNDBRIDGE_HOME/reports/crosscultural).",
 )
 @click.option(
     "--audio-run",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonBlankPath(file_okay=False, path_type=Path),
     default=None,
     help="Audio run whose split.json names the validation societies "
     "(default: $SOUNDBRIDGE_HOME/audio/default).",

@@ -10,14 +10,17 @@ import json
 
 import click
 
+from soundbridge.commands.params import CULTURE, NonBlank
+
 __all__ = ["search"]
 
 
 @click.command("search")
-@click.argument("query")
+@click.argument("query", type=NonBlank('what to look for, e.g. "a healing song from the Amazon"'))
 @click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option(
     "--culture",
+    type=CULTURE,
     default=None,
     help="Search only this culture (name, id, Glottocode or alias); default: the one the query "
     "names, if any.",
