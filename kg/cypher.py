@@ -419,11 +419,15 @@ def run_read(
                     if len(rows) == max_rows:
                         notice = _rows_notice(max_rows, limit, limits)
                         break
-                    row = [_plain(v) for v in record.values()]
-                    n = len(json.dumps(row, ensure_ascii=False, default=str).encode())
+                    # Measure before copying: a row of a hundred megabytes is refused without
+                    # being converted and serialised again (the driver has decoded it once).
+                    n = _json_size(record.values(), limits.max_bytes + 1)
+                    row = [_plain(v) for v in record.values()] if n <= limits.max_bytes else []
+                    if row:
+                        n = len(json.dumps(row, ensure_ascii=False, default=str).encode())
                     if n > limits.max_bytes:
                         raise QueryTooLarge(
-                            f"row {len(rows) + 1} of the result is {_mb(n)}, more than the "
+                            f"row {len(rows) + 1} of the result is larger than the "
                             f"{_mb(limits.max_bytes)} a result may hold ({MAX_BYTES_ENV}="
                             f"{limits.max_bytes}); return less per row (e.g. size(collect(…)) "
                             f"or LIMIT inside collect), or raise {MAX_BYTES_ENV}"
@@ -475,6 +479,31 @@ def read_records(
     except neo4j.exceptions.Neo4jError as e:
         raise _query_error(e, QueryLimits(timeout=seconds)) from e
     return [{k: _plain(v) for k, v in r.items()} for r in records]
+
+
+def _json_size(value: Any, budget: int) -> int:
+    """About how many bytes ``value`` takes as JSON, counting no further than ``budget``."""
+    stack = [value]
+    total = 0
+    while stack and total < budget:
+        v = stack.pop()
+        if isinstance(v, str):
+            total += len(v) + 2
+        elif isinstance(v, neo4j.graph.Node | neo4j.graph.Relationship):
+            total += 64
+            stack.extend(v.items())
+        elif isinstance(v, neo4j.graph.Path):
+            stack.extend(v.nodes)
+            stack.extend(v.relationships)
+        elif isinstance(v, dict):
+            total += 2
+            stack.extend(v.items())
+        elif isinstance(v, list | tuple):
+            total += 2 + len(v)
+            stack.extend(v)
+        else:
+            total += 8
+    return min(total, budget)
 
 
 def _rows_notice(max_rows: int, limit: int | None, limits: QueryLimits) -> str:
