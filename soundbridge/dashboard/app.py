@@ -37,7 +37,7 @@ from kg.errors import DatabaseError, DatabaseUnavailableError, database_error
 from kg.queries import LABELS
 from loaders.errors import ConfigError, SoundbridgeError
 from soundbridge.dashboard import queries as q
-from soundbridge.dashboard.auth import COOKIE, CSRF_COOKIE, Auth
+from soundbridge.dashboard.auth import COOKIE, CSRF_COOKIE, Auth, SignInBusy
 from soundbridge.dashboard.embedding_map import SPACES, embedding_points
 from soundbridge.dashboard.metrics import dashboard_home, read_metrics
 
@@ -231,7 +231,10 @@ def create_app(
                 f"too many failed sign-ins; try again in {wait:.0f} s",
                 headers={"Retry-After": str(int(wait) + 1)},
             )
-        made = auth.login(req.username, req.password, client)
+        try:
+            made = auth.login(req.username, req.password, client)
+        except SignInBusy as e:
+            raise HTTPException(503, str(e), headers={"Retry-After": "5"}) from e
         if made is None:
             raise HTTPException(401, "wrong account name or password")
         token, session = made

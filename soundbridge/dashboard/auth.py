@@ -25,7 +25,7 @@ from fastapi import HTTPException, Request
 
 from kg.accounts import ROLES, Account, account_key, authenticate, get_account
 
-__all__ = ["COOKIE", "CSRF_COOKIE", "CSRF_HEADER", "Auth", "Session"]
+__all__ = ["COOKIE", "CSRF_COOKIE", "CSRF_HEADER", "Auth", "Session", "SignInBusy"]
 
 COOKIE = "soundbridge_session"
 CSRF_COOKIE = "soundbridge_csrf"
@@ -37,6 +37,14 @@ FREE_FAILURES = 5
 FAILURE_WINDOW = 15 * 60
 MAX_WAIT = 300.0
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+#: Password checks run at once (each takes ~20 MiB and a core for a few tens of milliseconds); the
+#: others queue for up to BUSY_WAIT seconds, so a burst of sign-ins cannot exhaust the memory.
+CONCURRENT_CHECKS = 2
+BUSY_WAIT = 10.0
+
+
+class SignInBusy(Exception):
+    """Too many sign-ins are being checked at once (answered 503 with Retry-After)."""
 
 
 @dataclass
@@ -72,6 +80,9 @@ class Auth:
     _sessions: dict[str, Session] = field(default_factory=dict)
     _failures: dict[str, _Failures] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _checks: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(CONCURRENT_CHECKS)
+    )
     _key: bytes | None = None
 
     @property
@@ -96,8 +107,20 @@ class Auth:
             return max(0.0, wait)
 
     def login(self, username: str, password: str, client: str) -> tuple[str, Session] | None:
-        """Check the password; on success a new session ``(token, session)``, else ``None``."""
-        account = authenticate(self.driver, username, password, key=self.key)
+        """Check the password; on success a new session ``(token, session)``, else ``None``.
+
+        Raises:
+            SignInBusy: more sign-ins are being checked than :data:`CONCURRENT_CHECKS` and none
+                finished within :data:`BUSY_WAIT` seconds.
+        """
+        if not self._checks.acquire(timeout=BUSY_WAIT):
+            raise SignInBusy(
+                f"too many sign-ins are being checked at once; try again in {BUSY_WAIT:.0f} s"
+            )
+        try:
+            account = authenticate(self.driver, username, password, key=self.key)
+        finally:
+            self._checks.release()
         now = time.monotonic()
         with self._lock:
             if account is None:
