@@ -64,7 +64,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from soundbridge.commands import audio, build, graph, neo4j, recommend, search, serve
+    from soundbridge.commands import audio, build, graph, neo4j, recommend, search, serve, users
 
     cli.add_command(neo4j.neo4j)
     cli.add_command(graph.ingest_cmd)
@@ -78,6 +78,7 @@ def _register() -> None:
     cli.add_command(recommend.export_user_recs_cmd)
     cli.add_command(recommend.gnn)
     cli.add_command(search.search)
+    cli.add_command(users.users)
     cli.add_command(recommend.cross_evaluate_cmd)
 
 
