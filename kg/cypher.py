@@ -412,6 +412,7 @@ def run_read(
             fetch_size=min(max_rows + 1, 100),  # what the driver buffers ahead of the caps
         ) as session:
             tx = session.begin_transaction(timeout=limits.timeout)
+            interrupted = False
             try:
                 result = tx.run(query, dict(params or {}))
                 columns = list(result.keys())
@@ -441,8 +442,16 @@ def run_read(
                         break
                     rows.append(row)
                     size += n
+            except KeyboardInterrupt:
+                # A rollback would wait for the server to finish the query; drop the connection
+                # instead (the server ends a transaction whose connection closed, and its
+                # timeout would anyway). The sync driver has no public cancel (the async one has).
+                interrupted = True
+                session._handle_cancellation(message="interrupted")
+                raise
             finally:
-                tx.close()  # a read has nothing to commit; closing stops whatever is unread
+                if not interrupted:
+                    tx.close()  # a read has nothing to commit; closing stops whatever is unread
     except neo4j.exceptions.Neo4jError as e:
         raise _query_error(e, limits) from e
     return QueryResult(columns=columns, rows=rows, notice=notice)
