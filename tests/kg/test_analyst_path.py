@@ -157,3 +157,18 @@ def test_the_local_server_caps_memory_and_blocks_urls(neo4j_server):
     conf = (neo4j_server.conf_dir / "neo4j.conf").read_text()
     assert "db.memory.transaction.max=1024m" in conf  # half the default 2g heap
     assert "internal.dbms.cypher_ip_blocklist=0.0.0.0/0,::/0" in conf
+
+
+@pytest.mark.neo4j
+@pytest.mark.reliability
+def test_a_query_over_the_memory_cap_fails_alone_with_the_limit_named(neo4j_server_factory):
+    from kg.connection import connect
+
+    server = neo4j_server_factory()  # 768m heap: each transaction may use 384m
+    server.start(timeout=180, die_with_parent=True)
+    assert "db.memory.transaction.max=384m" in (server.conf_dir / "neo4j.conf").read_text()
+    with connect(server.settings) as driver:
+        hog = "UNWIND range(1, 40000000) AS x WITH collect(x) AS xs RETURN size(xs) AS n"
+        with pytest.raises(QueryTooLarge, match=r"db\.memory\.transaction\.max"):
+            run_read(driver, hog)
+        assert run_read(driver, "RETURN 1 AS one").rows == [[1]]  # the server lives on
