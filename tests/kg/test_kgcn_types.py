@@ -74,6 +74,7 @@ def data_root(tmp_path: Path) -> Path:
 
 
 @pytest.mark.neo4j
+@pytest.mark.reliability
 def test_kgcn_relations_named_like_core_types_leave_the_core_types_alone(
     neo4j_db, data_root: Path
 ) -> None:
