@@ -634,10 +634,10 @@ server.memory.heap.max_size={s.heap_max}
 server.memory.pagecache.size={s.pagecache}
 
 # Limits on every transaction: at most half the heap each (a runaway query fails alone, with
-# Neo.TransientError.General.MemoryPoolOutOfMemoryError in 5.26), and no Cypher may reach a network address
-# (LOAD CSV FROM 'http://...'): soundbridge never needs it, and an analyst must not make the
-# server fetch URLs (in 5.26 the block list is still an internal setting). Analysts' queries also
-# carry their own timeout (kg/cypher.py).
+# Neo.TransientError.General.MemoryPoolOutOfMemoryError in 5.26), and no Cypher may reach a
+# network address (LOAD CSV FROM 'http://...'): soundbridge never needs it, and an analyst must
+# not make the server fetch URLs (in 5.26 the block list is still an internal setting).
+# Analysts' queries also carry their own timeout (kg/cypher.py).
 db.memory.transaction.max={s.transaction_memory}
 internal.dbms.cypher_ip_blocklist=0.0.0.0/0,::/0
 
