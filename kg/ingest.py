@@ -491,8 +491,8 @@ def _plan_ccmc(plan: _Plan, ccmc: CCMC, tree: CultureTree, root: Path) -> None:
         society = names[s.society_id]
         label = f"{society} {fn.lower()} song" if fn else f"{society} song"
         audio = Path(str(s.audio_path))
-        try:
-            audio_rel = audio.relative_to(root).as_posix()
+        try:  # both resolved: a data folder reached through a symbolic link stays relative
+            audio_rel = audio.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             audio_rel = audio.as_posix()
         tracks.append(

@@ -38,6 +38,14 @@ def test_ccmc_alone_builds_tracks_functions_and_the_culture_tree(neo4j_db):
     assert lullaby.rows[0][0] > 0
 
 
+def test_a_data_folder_reached_through_a_link_keeps_audio_paths_relative(neo4j_db, tmp_path):
+    linked = tmp_path / "data"
+    linked.symlink_to(_data().resolve(), target_is_directory=True)
+    ingest(neo4j_db, linked, sources=["ccmc"], progress=False)
+    rows = run_read(neo4j_db, "MATCH (t:Track {id: 'NHS2-TBMU'}) RETURN t.audio AS a").rows
+    assert rows == [["ccmc/cldf/songs/NHS2-TBMU.mp3"]]
+
+
 def test_netease_exports_give_collections_and_directed_co_collection(neo4j_db, tmp_path):
     s = ingest(neo4j_db, tmp_path, sources=["netease"], netease_path=NETEASE, progress=False)
     ne = load_netease(NETEASE)
