@@ -1,9 +1,16 @@
 """The track catalogue the cross-cultural recommender searches: every Track with audio factors, its
-society, its known function (when public), and the Culture tree.
+society, its known function, and the Culture tree.
+
+A function is *known* when the dataset publishes it or, for a song without one, when experts'
+answers agree on it (docs/experts.md, "How answers combine"); ``label_source`` and the provenance
+arrays say which, and who answered when. The experts' must-link and cannot-link pairs come along
+as ``links``.
 
 :func:`load_catalogue` reads it from Neo4j (the driver is passed in; statements in
 :mod:`recsys.queries`); :func:`catalogue_stamp` is the cheap probe that tells whether the graph
-changed since (a track added with ``soundbridge add-track``, new labels, new cultures).
+changed since (a track added with ``soundbridge add-track``, new labels, new cultures, an
+expert's answer given or retracted). :func:`added_rows` and :func:`answered_rows` tell a caller
+when the change is one it can fold into a fitted model instead of refitting.
 
 Examples:
     >>> import numpy as np
@@ -13,8 +20,8 @@ Examples:
     >>> cat = TrackCatalogue(track_ids=np.array(["t1", "t2"]), names=np.array(["a", "b"]),
     ...     cultures=np.array(["S1", "S1"]), functions=np.array(["Dance", ""]),
     ...     factors=np.zeros((2, 6), np.float32), dims=(2, 2, 2), tree=tree)
-    >>> cat.index("t2"), cat.za.shape, cat.labelled.tolist()
-    (1, (2, 2), [True, False])
+    >>> cat.index("t2"), cat.za.shape, cat.labelled.tolist(), cat.label_source.tolist()
+    (1, (2, 2), [True, False], ['dataset', ''])
 """
 
 from __future__ import annotations
@@ -32,9 +39,12 @@ from recsys.cultures import CultureResolver
 
 __all__ = [
     "EmptyCatalogueError",
+    "ExpertLink",
+    "LINK_KINDS",
     "TrackCatalogue",
     "UnknownTrackError",
     "added_rows",
+    "answered_rows",
     "catalogue_stamp",
     "count_tracks_with_factors",
     "load_catalogue",
@@ -50,6 +60,34 @@ class EmptyCatalogueError(SoundbridgeError):
     """No Track has audio factors yet."""
 
 
+#: The kinds of expert link between two songs.
+LINK_KINDS = ("must_link", "cannot_link")
+
+
+@dataclass(frozen=True)
+class ExpertLink:
+    """An expert's must-link or cannot-link between two tracks (undirected).
+
+    Attributes:
+        a, b: the tracks' ids.
+        kind: ``"must_link"`` or ``"cannot_link"``.
+        rationale: the expert's reason, in words.
+        author: the expert's account name.
+        answer_id: the ``Answer`` that made it (``"ans-…"``).
+    """
+
+    a: str
+    b: str
+    kind: str
+    rationale: str = ""
+    author: str = ""
+    answer_id: str = ""
+
+
+def _blank(n: int) -> np.ndarray:
+    return np.full(n, "", dtype=object).astype(str)
+
+
 @dataclass(frozen=True, eq=False)
 class TrackCatalogue:
     """Tracks with factors, in a fixed order (by id).
@@ -58,15 +96,23 @@ class TrackCatalogue:
         track_ids: Shapes: ``(n,)`` str.
         names: ``(n,)`` str, display titles.
         cultures: ``(n,)`` str, the id of each track's society (``""`` when unlinked).
-        functions: ``(n,)`` str, the public behavioural context (``""`` when unknown).
+        functions: ``(n,)`` str, the known behavioural context — the public label, else the
+            experts' combined answer (a Function's or a Concept's name) — ``""`` when unknown.
         factors: ``(n, dc + ds + da)`` float32, ``z_c | z_s | z_a``.
         dims: ``(dc, ds, da)``.
         tree: the Culture tree.
         mir: ``(n, p)`` float64 MIRtoolbox features, NaN rows for tracks without them; or ``None``.
         audio: ``(n,)`` str, audio path relative to the data root (``""`` when none).
         style_similar: society id → {society id: score} (Cantometrics STYLE_SIMILAR).
-        function_names: the known behavioural contexts, sorted.
+        function_names: the known behavioural contexts (and the concepts experts label songs
+            with), sorted.
         stamp: the :func:`catalogue_stamp` it was read under (``""`` when built by hand).
+        label_source: ``(n,)`` str, where each known function comes from: ``"dataset"``,
+            ``"expert"`` or ``""`` (unknown); default: ``"dataset"`` wherever ``functions`` is set.
+        label_experts: ``(n,)`` str, the experts whose answers decided an expert label, joined
+            with ``", "`` (``""`` elsewhere).
+        label_dates: ``(n,)`` str, the ISO date of the newest of those answers (``""`` elsewhere).
+        links: the experts' must-link and cannot-link pairs between catalogue tracks.
     """
 
     track_ids: np.ndarray
@@ -81,6 +127,10 @@ class TrackCatalogue:
     style_similar: dict[str, dict[str, float]] = field(default_factory=dict)
     function_names: tuple[str, ...] = ()
     stamp: str = ""
+    label_source: np.ndarray = field(default_factory=lambda: _blank(0))
+    label_experts: np.ndarray = field(default_factory=lambda: _blank(0))
+    label_dates: np.ndarray = field(default_factory=lambda: _blank(0))
+    links: tuple[ExpertLink, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.track_ids)
@@ -89,6 +139,12 @@ class TrackCatalogue:
         if not self.function_names:
             names = tuple(sorted({str(f) for f in self.functions if f}))
             object.__setattr__(self, "function_names", names)
+        if n and len(self.label_source) == 0:
+            source = np.where(self.functions != "", "dataset", "").astype(str)
+            object.__setattr__(self, "label_source", source)
+        for name in ("label_experts", "label_dates"):
+            if n and len(getattr(self, name)) == 0:
+                object.__setattr__(self, name, _blank(n))
         object.__setattr__(self, "_pos", {str(t): i for i, t in enumerate(self.track_ids.tolist())})
 
     def __len__(self) -> int:
@@ -111,8 +167,23 @@ class TrackCatalogue:
 
     @property
     def labelled(self) -> np.ndarray:
-        """Shapes: ``(n,)`` bool, whether the function is public."""
+        """Shapes: ``(n,)`` bool, whether the function is known (public or decided by experts)."""
         return self.functions != ""
+
+    def links_of(self, row: int) -> list[tuple[int, ExpertLink]]:
+        """The experts' links of the track at ``row``: (the other track's row, the link)."""
+        return self._links.get(int(row), [])
+
+    @functools.cached_property
+    def _links(self) -> dict[int, list[tuple[int, ExpertLink]]]:
+        pos: dict[str, int] = self._pos  # type: ignore[attr-defined]
+        out: dict[int, list[tuple[int, ExpertLink]]] = {}
+        for link in self.links:
+            i, j = pos.get(link.a), pos.get(link.b)
+            if i is not None and j is not None and i != j:
+                out.setdefault(i, []).append((j, link))
+                out.setdefault(j, []).append((i, link))
+        return out
 
     def index(self, track_id: str) -> int:
         """Row of ``track_id``.
@@ -175,12 +246,7 @@ def added_rows(before: TrackCatalogue, after: TrackCatalogue) -> np.ndarray | No
         >>> added_rows(cat(["a", "c"], [1, 2]), cat(["a", "b", "c"], [1, 5, 3])) is None
         True
     """
-    if (
-        after.dims != before.dims
-        or after.function_names != before.function_names
-        or after.style_similar != before.style_similar
-        or not _same_tree(before.tree, after.tree)
-    ):
+    if after.function_names != before.function_names or not _same_frame(before, after):
         return None
     kept = np.isin(after.track_ids, before.track_ids)
     old = np.flatnonzero(kept)
@@ -199,6 +265,59 @@ def added_rows(before: TrackCatalogue, after: TrackCatalogue) -> np.ndarray | No
     elif after.mir is None or not np.array_equal(after.mir[old], before.mir, equal_nan=True):
         return None
     return np.flatnonzero(~kept)
+
+
+def answered_rows(before: TrackCatalogue, after: TrackCatalogue) -> np.ndarray | None:
+    """Rows whose known function changed, when experts' answers are the only change.
+
+    What answering, retracting or replacing an expert answer does to the graph: the same tracks
+    with the same factors, cultures and public labels; only expert labels (and with them the
+    concepts among ``function_names``), their provenance and the ``links`` may differ. Anything
+    else returns ``None``, as :func:`added_rows` does.
+
+    Returns:
+        Shapes: ``(m,)`` ascending rows whose ``functions`` value differs (empty when only
+        provenance or links changed), or ``None``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from recsys.cultures import CultureResolver
+        >>> tree = CultureResolver.from_rows([{"id": "S1", "name": "One", "level": "society",
+        ...                                "parent": None}], aliases={})
+        >>> def cat(functions, source):
+        ...     return TrackCatalogue(track_ids=np.array(["a", "b", "c"]), names=np.array(["a",
+        ...         "b", "c"]), cultures=np.array(["S1"] * 3), functions=np.array(functions),
+        ...         factors=np.zeros((3, 3), np.float32), dims=(1, 1, 1), tree=tree,
+        ...         function_names=("Dance", "Harvest"), label_source=np.array(source))
+        >>> base = cat(["Dance", "", ""], ["dataset", "", ""])
+        >>> answered_rows(base, cat(["Dance", "", "Harvest"], ["dataset", "", "expert"])).tolist()
+        [2]
+        >>> answered_rows(base, cat(["Dance", "Dance", ""], ["dataset", "dataset", ""])) is None
+        True
+    """
+    if not _same_frame(before, after) or not np.array_equal(before.track_ids, after.track_ids):
+        return None
+    for column in ("names", "cultures", "audio", "factors", "mir"):
+        a, b = getattr(after, column), getattr(before, column)
+        if (a is None) != (b is None) or (
+            a is not None and not np.array_equal(a, b, equal_nan=column == "mir")
+        ):
+            return None
+    public = (before.label_source == "dataset") | (after.label_source == "dataset")
+    if not (
+        np.array_equal(before.functions[public], after.functions[public])
+        and np.array_equal(before.label_source[public], after.label_source[public])
+    ):
+        return None
+    expert = {str(f) for c in (before, after) for f in c.functions[c.label_source == "expert"]}
+    if (set(before.function_names) ^ set(after.function_names)) - expert:
+        return None  # a Function node came or went: the ontology changed, not an answer
+    return np.flatnonzero(before.functions != after.functions)
+
+
+def _same_frame(a: TrackCatalogue, b: TrackCatalogue) -> bool:
+    """Same factor sizes, STYLE_SIMILAR pairs and Culture tree."""
+    return a.dims == b.dims and a.style_similar == b.style_similar and _same_tree(a.tree, b.tree)
 
 
 def _same_tree(a: CultureResolver, b: CultureResolver) -> bool:

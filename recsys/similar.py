@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 import threading
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
@@ -38,7 +39,14 @@ import numpy as np
 from loaders.errors import SoundbridgeError
 from recsys.alignment import METHODS, Coupling, CultureAligner
 from recsys.base import Estimator, NotFittedError
-from recsys.catalogue import TrackCatalogue, added_rows, catalogue_stamp, load_catalogue
+from recsys.catalogue import (
+    ExpertLink,
+    TrackCatalogue,
+    added_rows,
+    answered_rows,
+    catalogue_stamp,
+    load_catalogue,
+)
 from recsys.cultures import ResolvedCulture
 from recsys.embedding import unit_rows
 from recsys.functions import FunctionModel, label_distribution
@@ -49,6 +57,7 @@ __all__ = [
     "Recommendation",
     "recommend_similar",
     "served_catalogue",
+    "wait_for_refits",
 ]
 
 ALIGNMENTS = ("none", *METHODS)
@@ -179,6 +188,7 @@ class CrossCulturalRecommender(Estimator):
         self.aligners_: dict[str, CultureAligner] = {}
         self._rows: dict[tuple[str, ...], np.ndarray] = {}
         self._lock = threading.Lock()
+        self.provisional_ = False
         return self
 
     def add_tracks(self, catalogue: TrackCatalogue, predicted: np.ndarray | None = None) -> Self:
@@ -288,6 +298,80 @@ class CrossCulturalRecommender(Estimator):
             return None
         return new
 
+    def relabel(self, catalogue: TrackCatalogue) -> Self:
+        """Take in experts' answers — ``catalogue`` is the fitted one with expert labels given,
+        replaced or retracted, or links changed — without refitting.
+
+        A song whose function experts now decide gets the same distribution as a song with that
+        public label (the label's mass, the rest from the prediction): it counts as known at once,
+        in queries, in the embedding and in the explanations; a retracted one falls back to its
+        prediction. The function model is *not* retrained — it would learn from the new labels —
+        so :attr:`provisional_` turns true when a label changed, and :func:`served_catalogue`
+        refits in the background. A concept the model has never seen becomes a class that it
+        predicts nowhere (:meth:`~recsys.functions.FunctionModel.widened`); the distribution
+        then has one more column, so every transport plan is dropped. Otherwise only plans
+        touching a relabelled song's society, region or world region are.
+
+        Attributes are rebound, never written into (as in :meth:`add_tracks`).
+
+        Raises:
+            ValueError: the catalogue differs in more than experts' answers
+                (:func:`~recsys.catalogue.answered_rows`); refit.
+        """
+        self._check()
+        rows = answered_rows(self.catalogue_, catalogue)
+        if rows is None:
+            raise ValueError(
+                "relabel: the catalogue differs from the fitted one in more than experts' "
+                "answers; refit with fit(catalogue)"
+            )
+        return self._relabel(catalogue, rows)
+
+    def _relabel(self, catalogue: TrackCatalogue, rows: np.ndarray) -> Self:
+        """:meth:`relabel` once ``rows`` (``(m,)``, the songs whose label changed) are known."""
+        fm = self.function_model_
+        labels = self.labels_.astype(object)  # a new, longer name must not be cut to fit
+        labels[rows] = catalogue.functions[rows]
+        labels = labels.astype(str)
+        classes = tuple(sorted(set(fm.classes_) | {str(f) for f in labels[rows] if f}))
+        predicted, distribution = self.predicted_, self.distribution_
+        if classes != fm.classes_:
+            fm = fm.widened(classes)
+            columns = [classes.index(c) for c in self.function_model_.classes_]
+            predicted, distribution = (
+                _widen(a, columns, len(classes)) for a in (predicted, distribution)
+            )
+        distribution = distribution.copy() if distribution is self.distribution_ else distribution
+        distribution[rows] = label_distribution(labels[rows], classes, predicted[rows])
+        with self._lock:
+            aligners = dict(self.aligners_)
+            cached_rows = dict(self._rows)
+        if fm is not self.function_model_:
+            embedding = self._embedding(distribution, self.za_)
+            aligners = {}
+        else:
+            embedding = self.embedding_.copy()
+            embedding[rows] = self._embedding(distribution[rows], self.za_[rows])
+            moved = self._cultures_of(rows)
+            same = np.arange(len(catalogue))
+
+            def stale(source: str, target: str) -> bool:
+                return bool(moved & {source, *target.split("+")})
+
+            aligners = {m: al.refreshed(embedding, same, stale) for m, al in aligners.items()}
+        self.catalogue_ = catalogue
+        self.labels_ = labels
+        self.function_model_ = fm
+        self.predicted_ = predicted
+        self.distribution_ = distribution
+        self.embedding_ = embedding
+        catalogue.tracks_of(())
+        self.aligners_ = aligners
+        self._rows = cached_rows
+        self._lock = threading.Lock()
+        self.provisional_ = self.provisional_ or len(rows) > 0
+        return self
+
     def _cultures_of(self, rows: np.ndarray) -> set[str]:
         """Every culture (society, region, world region) that holds one of these rows."""
         tree = self.catalogue_.tree
@@ -388,6 +472,10 @@ class CrossCulturalRecommender(Estimator):
         )
         rows = self.rows(target.ids)
         rows = rows[rows != q]
+        links = _query_links(cat, q)
+        if links:
+            banned = [j for j, link in links.items() if link.kind == "cannot_link"]
+            rows = rows[~np.isin(rows, banned)]
         if len(rows) == 0:
             raise EmptyCultureError(
                 f"culture {target.name!r} ({', '.join(target.ids)}) has no track with audio "
@@ -403,9 +491,14 @@ class CrossCulturalRecommender(Estimator):
         with _blas_controller().limit(limits=1, user_api="blas"):
             scores, coupling = self._scores(q, rows, target, method, w)
         n = min(k, len(rows))
-        top = np.argpartition(-scores, n - 1)[:n] if n < len(rows) else np.arange(len(rows))
-        top = top[np.lexsort((cat.track_ids[rows[top]], -scores[top]))]
-        return [self._result(q, int(rows[i]), float(scores[i]), coupling, explain) for i in top]
+        must = _must_links(rows, links)
+        key = np.where(must, np.inf, scores) if must.any() else scores
+        top = np.argpartition(-key, n - 1)[:n] if n < len(rows) else np.arange(len(rows))
+        # an expert's must-link partners first, then by score; the scores stay what they are
+        top = top[np.lexsort((cat.track_ids[rows[top]], -scores[top], ~must[top]))]
+        return [
+            self._result(q, int(rows[i]), float(scores[i]), coupling, explain, links) for i in top
+        ]
 
     def _scores(
         self, q: int, rows: np.ndarray, target: ResolvedCulture, method: str, w: float
@@ -423,7 +516,13 @@ class CrossCulturalRecommender(Estimator):
         return (1.0 - w) * direct + w * aligned, coupling
 
     def _result(
-        self, q: int, j: int, score: float, coupling: Coupling | None, explain: bool
+        self,
+        q: int,
+        j: int,
+        score: float,
+        coupling: Coupling | None,
+        explain: bool,
+        links: dict[int, ExpertLink],
     ) -> Recommendation:
         cat = self.catalogue_
         society = str(cat.cultures[j])
@@ -432,6 +531,10 @@ class CrossCulturalRecommender(Estimator):
         text = ""
         if explain:
             details, text = self.explain(q, j, coupling)
+            link = links.get(j)
+            details["expert_link"] = _link_details(link)
+            if link is not None and link.kind == "must_link":
+                text = f"An expert says these are alike: {link.rationale} ({link.author}). {text}"
         return Recommendation(
             track_id=str(cat.track_ids[j]),
             score=score,
@@ -445,12 +548,37 @@ class CrossCulturalRecommender(Estimator):
         )
 
     def query_function(self, q: int) -> tuple[str, float, str]:
-        """The query's function: (name, probability, ``"label"`` or ``"predicted"``)."""
+        """The query's function: (name, probability, ``"label"`` or ``"predicted"``).
+
+        ``"label"`` is any known function, public or decided by experts; :meth:`label_origin`
+        says which.
+        """
         classes = self.function_model_.classes_
         if self.labels_[q]:
             return str(self.labels_[q]), 1.0, "label"
         i = int(self.predicted_[q].argmax())
         return classes[i], float(self.predicted_[q, i]), "predicted"
+
+    def label_origin(self, row: int) -> tuple[str, str, str]:
+        """Where the known function of ``row`` comes from: ``(source, experts, date)``.
+
+        ``source`` is ``"dataset"``, ``"expert"`` or ``""`` (not known: predicted); ``experts``
+        and ``date`` name who decided an expert label and when (``""`` otherwise).
+        """
+        if not self.labels_[row]:
+            return "", "", ""
+        cat = self.catalogue_
+        if cat.label_source[row] == "expert" and cat.functions[row] == self.labels_[row]:
+            return "expert", str(cat.label_experts[row]), str(cat.label_dates[row])
+        return "dataset", "", ""
+
+    def _expert_note(self, row: int, whose: str) -> str:
+        """``"<whose> function is an expert label, by USER on DATE."`` or ``""``."""
+        source, experts, date = self.label_origin(row)
+        if source != "expert":
+            return ""
+        on = f" on {date}" if date else ""
+        return f"{whose} function is an expert label, by {experts or 'an expert'}{on}."
 
     def explain(self, q: int, j: int, coupling: Coupling | None) -> tuple[dict[str, Any], str]:
         """Why track ``j`` answers query ``q``: numbers and one paragraph."""
@@ -477,6 +605,9 @@ class CrossCulturalRecommender(Estimator):
                 f"{'serves' if qsrc == 'label' else 'most likely serves'} {qf} "
                 f"(chance both serve the same function: {match:.2f})."
             )
+        parts += [
+            n for n in (self._expert_note(j, "Its"), self._expert_note(q, "The query's")) if n
+        ]
         feel = "close" if affect > 0.5 else "related" if affect > 0.0 else "different"
         parts.append(f"Affect (z_a cosine) {affect:.2f}: {feel} in feel.")
         sound = (
@@ -495,11 +626,16 @@ class CrossCulturalRecommender(Estimator):
                 parts.append(f"Transport plan sends {cpl:.0%} of the query's mass here.")
         path = self.path(q, j)
         parts.append("Graph path: " + " ".join(path) if path else "No short graph path.")
+        source, experts, date = self.label_origin(j)
         details = {
             "function_match": match,
+            "function_source": source or "predicted",
+            "function_experts": experts or None,
+            "function_date": date or None,
             "query_function": qf,
             "query_function_probability": qp,
             "query_function_source": qsrc,
+            "query_label_source": self.label_origin(q)[0] or None,
             "affect_similarity": affect,
             "style_distance": style,
             "coupling": cpl,
@@ -532,6 +668,35 @@ class CrossCulturalRecommender(Estimator):
         return None
 
 
+def _query_links(cat: TrackCatalogue, q: int) -> dict[int, ExpertLink]:
+    """The experts' links of row ``q``: the other row → the link (a cannot-link wins)."""
+    out: dict[int, ExpertLink] = {}
+    for j, link in cat.links_of(q):
+        if j not in out or link.kind == "cannot_link":
+            out[j] = link
+    return out
+
+
+def _must_links(rows: np.ndarray, links: dict[int, ExpertLink]) -> np.ndarray:
+    """Shapes: ``(len(rows),)`` bool, which rows an expert must-linked with the query."""
+    partners = [j for j, link in links.items() if link.kind == "must_link"]
+    return np.isin(rows, partners) if partners else np.zeros(len(rows), dtype=bool)
+
+
+def _link_details(link: ExpertLink | None) -> dict[str, str] | None:
+    if link is None:
+        return None
+    return {"kind": link.kind, "rationale": link.rationale, "author": link.author,
+            "answer_id": link.answer_id}  # fmt: skip
+
+
+def _widen(a: np.ndarray, columns: list[int], width: int) -> np.ndarray:
+    """``a`` (``(n, F)``) with its columns moved to ``columns`` of ``(n, width)`` zeros."""
+    out = np.zeros((len(a), width), dtype=a.dtype)
+    out[:, columns] = a
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _blas_controller() -> Any:
     from threadpoolctl import ThreadpoolController
@@ -544,7 +709,13 @@ def _blas_controller() -> Any:
 _SERVED: dict[str, tuple[str, CrossCulturalRecommender]] = {}
 #: (driver, parameters) -> the refresh under way; its callers wait on it instead of fitting
 _FLIGHTS: dict[str, Future[CrossCulturalRecommender]] = {}
+#: (driver, parameters) -> the background refit under way (at most one each)
+_REFITS: dict[str, threading.Thread] = {}
 _SERVED_LOCK = threading.Lock()
+#: notified, under _SERVED_LOCK, whenever a background refit ends
+_REFIT_ENDED = threading.Condition(_SERVED_LOCK)
+
+log = logging.getLogger(__name__)
 
 
 def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecommender:
@@ -555,10 +726,19 @@ def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecomm
     its error — a failed refresh is not kept, and the next call tries again). The lock is held
     only to look up and record, so other parameters and drivers are never held up by the fit.
 
-    When the only change since the served model is new tracks without a public function (what
-    ``soundbridge add-track`` does), the model is refreshed with
-    :meth:`CrossCulturalRecommender.add_tracks` instead of refitted: the same answers as a refit
-    at the price of reading the catalogue. Anything else refits.
+    Two changes are folded into the served model instead of refitting it, at the price of
+    reading the catalogue (:func:`_follow`):
+
+    - new tracks without a known function (what ``soundbridge add-track`` does):
+      :meth:`CrossCulturalRecommender.add_tracks`, the same answers as a refit;
+    - experts' answers given, replaced or retracted (docs/experts.md):
+      :meth:`CrossCulturalRecommender.relabel` serves the new known functions and links at once,
+      and, when a label changed, a background thread refits the function model with them and
+      swaps the refitted model in when it is done (:func:`_refit_in_background`; at most one
+      per driver and parameters, which goes round again while answers keep arriving; a failure
+      is logged and the relabelled model keeps serving). :func:`wait_for_refits` waits for it.
+
+    Anything else refits.
 
     Args:
         driver: an open driver (see :func:`kg.connection.connect`).
@@ -592,12 +772,7 @@ def _refresh(
 ) -> CrossCulturalRecommender:
     try:
         catalogue = load_catalogue(driver)
-        new = served._added(catalogue) if served is not None else None
-        if served is not None and new is not None:
-            # a copy: the served model keeps answering the requests already holding it
-            model = copy.copy(served)._insert(catalogue, new, None)
-        else:
-            model = CrossCulturalRecommender(**params).fit(catalogue)
+        model = _follow(served, catalogue, params)
     except BaseException as e:  # every waiter must hear of it, whatever it is
         with _SERVED_LOCK:
             del _FLIGHTS[key]
@@ -606,8 +781,97 @@ def _refresh(
     with _SERVED_LOCK:
         _SERVED[key] = (catalogue.stamp, model)
         del _FLIGHTS[key]
+        if model.provisional_:
+            _refit_in_background(key, driver, params)
     flight.set_result(model)
     return model
+
+
+def _follow(
+    served: CrossCulturalRecommender | None, catalogue: TrackCatalogue, params: dict[str, Any]
+) -> CrossCulturalRecommender:
+    """The model for ``catalogue``: the served one with the change folded in where it can be
+    (on a copy: the served model keeps answering the requests already holding it), else a fit."""
+    if served is not None:
+        rows = answered_rows(served.catalogue_, catalogue)
+        if rows is not None:
+            return copy.copy(served)._relabel(catalogue, rows)
+        new = served._added(catalogue)
+        if new is not None:
+            return copy.copy(served)._insert(catalogue, new, None)
+    return CrossCulturalRecommender(**params).fit(catalogue)
+
+
+def _refit_in_background(key: str, driver: neo4j.Driver, params: dict[str, Any]) -> None:
+    """Start the background refit for ``key`` unless one runs (that one goes round again while
+    the served model is provisional). The caller holds ``_SERVED_LOCK``."""
+    if key in _REFITS:
+        return
+    thread = threading.Thread(
+        target=_refit_loop, args=(key, driver, params), name="soundbridge-refit", daemon=True
+    )
+    _REFITS[key] = thread
+    thread.start()
+
+
+def _refit_loop(key: str, driver: neo4j.Driver, params: dict[str, Any]) -> None:
+    """Refit on the graph as it is now, swap the result in, and again while answers keep coming.
+
+    Each round reads the catalogue and fits with no lock held. The fitted model replaces the
+    served one when both were read from the same graph; when answers arrived meanwhile, the
+    fitted model with those answers folded in does (still provisional: one more round); when
+    anything else changed, the served model (refreshed by a request) stays. The thread ends, under
+    the lock that installs provisional models, as soon as the served model is not provisional.
+    """
+    while True:
+        try:
+            fitted = CrossCulturalRecommender(**params).fit(load_catalogue(driver))
+            _install(key, fitted)
+        except Exception:
+            log.exception("background refit of the served recommender failed; the model with "
+                          "the experts' answers folded in keeps serving")  # fmt: skip
+            with _SERVED_LOCK:
+                del _REFITS[key]
+                _REFIT_ENDED.notify_all()
+            return
+        with _SERVED_LOCK:
+            hit = _SERVED.get(key)
+            if hit is None or not hit[1].provisional_:
+                del _REFITS[key]
+                _REFIT_ENDED.notify_all()
+                return
+
+
+def _install(key: str, fitted: CrossCulturalRecommender) -> None:
+    """Serve ``fitted`` — or ``fitted`` with the answers that arrived while it was fitted — in
+    place of the served model, unless the graph changed otherwise meanwhile."""
+    while True:
+        with _SERVED_LOCK:
+            hit = _SERVED.get(key)
+        if hit is None:
+            return
+        served = hit[1]
+        if served.catalogue_.stamp == fitted.catalogue_.stamp:
+            model = fitted
+        else:
+            rows = answered_rows(fitted.catalogue_, served.catalogue_)
+            if rows is None:
+                return
+            model = copy.copy(fitted)._relabel(served.catalogue_, rows)
+        with _SERVED_LOCK:
+            if _SERVED.get(key) is hit:  # else a request refreshed it meanwhile: look again
+                _SERVED[key] = (hit[0], model)
+                return
+
+
+def wait_for_refits(timeout: float | None = None) -> bool:
+    """Wait until no background refit runs (see :func:`served_catalogue`).
+
+    Returns:
+        ``True`` when none runs, ``False`` when ``timeout`` seconds passed first.
+    """
+    with _REFIT_ENDED:
+        return _REFIT_ENDED.wait_for(lambda: not _REFITS, timeout=timeout)
 
 
 def recommend_similar(
