@@ -239,11 +239,19 @@ MATCH (a:Track {id: $source})-[r:EXPERT_CONSTRAINT]-(b:Track {id: $target})
 RETURN r.kind AS kind, r.author AS author, r.rationale AS rationale
 """
 
+#: An operator's constraint (no ``answer_id``): made once, then updated; an edge an expert's
+#: answer made is never matched here (retracting the answer must find it as it was written).
 MERGE_EXPERT_CONSTRAINT = """
 MATCH (a:Track {id: $source})
 MATCH (b:Track {id: $target})
-MERGE (a)-[r:EXPERT_CONSTRAINT {kind: $kind}]->(b)
-ON CREATE SET r.created_at = datetime()
+OPTIONAL MATCH (a)-[old:EXPERT_CONSTRAINT {kind: $kind}]->(b)
+WHERE old.answer_id IS NULL
+WITH a, b, count(old) AS n
+FOREACH (_ IN CASE n WHEN 0 THEN [1] ELSE [] END |
+  CREATE (a)-[:EXPERT_CONSTRAINT {kind: $kind, created_at: datetime()}]->(b))
+WITH a, b
+MATCH (a)-[r:EXPERT_CONSTRAINT {kind: $kind}]->(b)
+WHERE r.answer_id IS NULL
 SET r.rationale = $rationale, r.author = $author
 RETURN r.kind AS kind, r.rationale AS rationale, r.author AS author,
        toString(r.created_at) AS created_at
@@ -333,4 +341,181 @@ UNWIND $names AS name
 OPTIONAL MATCH (c:Culture)
 WHERE c.id = name OR toLower(c.name) = toLower(name)
 RETURN name, collect(DISTINCT c.id) AS ids
+"""
+
+# --- experts' answers and concepts (kg/expert.py) -------------------------------------------------
+
+#: Uniqueness of answer and concept ids (each also backs the index ``MATCH`` by id uses).
+EXPERT_SCHEMA = (
+    "CREATE CONSTRAINT answer_id IF NOT EXISTS FOR (n:Answer) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT concept_id IF NOT EXISTS FOR (n:Concept) REQUIRE n.id IS UNIQUE",
+)
+
+#: Each track with what an answer needs to know: whether it exists, its culture and the ones above
+#: it (depth 0 = its society), and its public dataset label, if any.
+TRACKS_FOR_ANSWER = """
+UNWIND $ids AS id
+OPTIONAL MATCH (t:Track {id: id})
+RETURN id, t IS NOT NULL AS found,
+       coalesce([p = (t)-[:FROM_CULTURE]->(:Culture)-[:PART_OF*0..2]->(c:Culture)
+                 | {id: c.id, name: c.name, depth: length(p) - 1}], []) AS cultures,
+       coalesce([(t)-[:SERVES_FUNCTION]->(f:Function) | f.name], []) AS public
+"""
+
+CULTURE_NAMES = "MATCH (c:Culture) WHERE c.id IN $ids RETURN c.id AS id, c.name AS name"
+
+#: Everything an answer may name as its label (functions and concepts of every status).
+LABEL_CANDIDATES = """
+MATCH (f:Function)
+RETURN f.id AS id, f.name AS name, 'function' AS kind, 'active' AS status, null AS merged_into
+UNION ALL
+MATCH (c:Concept)
+RETURN c.id AS id, c.name AS name, 'concept' AS kind, c.status AS status,
+       head([(c)-[:MERGED_INTO]->(m:Concept) | m.id]) AS merged_into
+"""
+
+#: Take the account's write lock: one expert's answers are written one after the other, so a
+#: second answer about the same song (or pair) always sees, and replaces, the first.
+LOCK_ACCOUNT = """
+MATCH (acc:Account {username: $expert})
+SET acc.answer_lock = true
+REMOVE acc.answer_lock
+RETURN acc.username AS username
+"""
+
+#: The expert's answers of one of ``$kinds`` about ``$track`` (and ``$other``, for a pair).
+EXPERT_ANSWERS_ABOUT = """
+MATCH (:Account {username: $expert})-[:GAVE]->(a:Answer)-[:ABOUT]->(:Track {id: $track})
+WHERE a.kind IN $kinds AND ($other IS NULL OR EXISTS { (a)-[:ABOUT]->(:Track {id: $other}) })
+RETURN a.id AS id
+"""
+
+#: Delete answers and exactly what they made: the node, its relationships, a link's constraint.
+DELETE_ANSWERS = """
+UNWIND $ids AS id
+MATCH (a:Answer {id: id})
+OPTIONAL MATCH (a)-[:ABOUT]->(:Track)-[c:EXPERT_CONSTRAINT]->(:Track)
+WHERE c.answer_id = id
+WITH a, collect(c) AS edges
+FOREACH (c IN edges | DELETE c)
+DETACH DELETE a
+"""
+
+_ANSWER_FIELDS = """
+a.id AS id, a.kind AS kind, a.expert AS expert, toString(a.created) AS created,
+coalesce(a.rationale, '') AS rationale, a.confidence AS confidence,
+[(a)-[:ABOUT]->(t:Track) | t.id] AS about,
+[(a)-[:ABOUT]->(s:Track)-[c:EXPERT_CONSTRAINT]->(:Track)
+ WHERE c.answer_id = a.id | s.id] AS sources,
+[(a)-[:LABEL]->(l) | {id: l.id, name: l.name, concept: l:Concept}] AS labels
+"""
+
+CREATE_FUNCTION_ANSWER = f"""
+MATCH (acc:Account {{username: $expert}})
+MATCH (t:Track {{id: $track}})
+OPTIONAL MATCH (f:Function {{id: $label}})
+OPTIONAL MATCH (k:Concept {{id: $label, status: 'active'}})
+WITH acc, t, coalesce(f, k) AS l
+WHERE l IS NOT NULL
+CREATE (acc)-[:GAVE]->(a:Answer {{id: $id, kind: 'function', expert: $expert,
+                                  created: datetime(), confidence: $confidence,
+                                  source: 'expert'}})
+SET a.rationale = $rationale
+CREATE (a)-[:ABOUT]->(t), (a)-[:LABEL]->(l)
+RETURN {_ANSWER_FIELDS}
+"""
+
+CREATE_LINK_ANSWER = f"""
+MATCH (acc:Account {{username: $expert}})
+MATCH (x:Track {{id: $a}})
+MATCH (y:Track {{id: $b}})
+CREATE (acc)-[:GAVE]->(a:Answer {{id: $id, kind: $kind, expert: $expert, created: datetime(),
+                                  rationale: $rationale, source: 'expert'}})
+CREATE (a)-[:ABOUT]->(x), (a)-[:ABOUT]->(y)
+CREATE (x)-[:EXPERT_CONSTRAINT {{kind: $kind, rationale: $rationale, author: $expert,
+                                 created_at: a.created, answer_id: $id}}]->(y)
+RETURN {_ANSWER_FIELDS}
+"""
+
+GET_ANSWER = f"MATCH (a:Answer {{id: $id}}) RETURN {_ANSWER_FIELDS}"
+
+#: The log, newest first; ``$expert`` / ``$track`` narrow it when not null.
+LIST_ANSWERS = f"""
+MATCH (a:Answer)
+WHERE ($expert IS NULL OR a.expert = $expert)
+  AND ($track IS NULL OR EXISTS {{ (a)-[:ABOUT]->(:Track {{id: $track}}) }})
+RETURN {_ANSWER_FIELDS}
+ORDER BY a.created DESC, a.id DESC
+"""
+
+#: Every function answer about a song without a public label, with the label it counts for: the
+#: named one, or the end of its MERGED_INTO chain; answers whose label ended retired are left out.
+FUNCTION_ANSWERS_FOR_LABELS = f"""
+MATCH (t:Track)<-[:ABOUT]-(a:Answer {{kind: 'function'}})-[:LABEL]->(l)
+WHERE NOT EXISTS {{ (t)-[:SERVES_FUNCTION]->(:Function) }}
+OPTIONAL MATCH (l)-[:MERGED_INTO*1..]->(m:Concept)
+WHERE NOT EXISTS {{ (m)-[:MERGED_INTO]->() }}
+WITH t, a, coalesce(m, l) AS final
+WHERE final:Function OR final.status = 'active'
+RETURN t.id AS track, final.id AS final_id, final.name AS final_name,
+       final:Concept AS final_concept, {_ANSWER_FIELDS}
+"""
+
+#: Every expert constraint (answers' and operators'), for the recommender and the GNN.
+ALL_EXPERT_CONSTRAINTS = """
+MATCH (a:Track)-[r:EXPERT_CONSTRAINT]->(b:Track)
+RETURN a.id AS source, b.id AS target, r.kind AS kind, coalesce(r.rationale, '') AS rationale,
+       r.author AS author, toString(r.created_at) AS created_at, r.answer_id AS answer_id
+ORDER BY source, target, created_at
+"""
+
+#: The constraints between two tracks, either way round.
+CONSTRAINTS_BETWEEN = """
+MATCH (:Track {id: $a})-[r:EXPERT_CONSTRAINT]-(:Track {id: $b})
+RETURN r.kind AS kind, r.author AS author, r.answer_id AS answer_id
+"""
+
+_CONCEPT_FIELDS = """
+c.id AS id, c.name AS name, c.description AS description, c.kind AS kind, c.expert AS expert,
+toString(c.created) AS created, c.status AS status, c.embedding AS embedding,
+head([(c)-[:MERGED_INTO]->(m:Concept) | m.id]) AS merged_into
+"""
+
+CREATE_CONCEPT = f"""
+CREATE (c:Concept {{id: $id, name: $name, description: $description, kind: $kind,
+                    expert: $expert, created: datetime(), status: 'active',
+                    embedding: $embedding}})
+RETURN {_CONCEPT_FIELDS}
+"""
+
+GET_CONCEPT = f"MATCH (c:Concept {{id: $id}}) RETURN {_CONCEPT_FIELDS}"
+
+LIST_CONCEPTS = f"""
+MATCH (c:Concept)
+WHERE $all OR c.status = 'active'
+RETURN {_CONCEPT_FIELDS}
+ORDER BY c.name, c.id
+"""
+
+#: Take the concepts' write locks before reading their status, so that two merges cannot both
+#: see the other's source as active (A into B and B into A at once).
+LOCK_CONCEPTS = """
+MATCH (c:Concept) WHERE c.id IN $ids
+SET c.status_lock = true
+REMOVE c.status_lock
+RETURN c.id AS id, c.status AS status
+"""
+
+RETIRE_CONCEPT = f"""
+MATCH (c:Concept {{id: $id, status: 'active'}})
+SET c.status = 'retired', c.retired_by = $admin, c.retired_at = datetime()
+RETURN {_CONCEPT_FIELDS}
+"""
+
+MERGE_CONCEPT = f"""
+MATCH (c:Concept {{id: $source, status: 'active'}})
+MATCH (into:Concept {{id: $into, status: 'active'}})
+SET c.status = 'merged'
+CREATE (c)-[:MERGED_INTO {{admin: $admin, at: datetime()}}]->(into)
+RETURN {_CONCEPT_FIELDS}
 """
