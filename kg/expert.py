@@ -62,6 +62,7 @@ __all__ = [
     "answer_function",
     "answer_link",
     "answers",
+    "check_concept",
     "concept_id",
     "constraints",
     "expert_labels",
@@ -849,6 +850,69 @@ def _embedding(embedding: object) -> list[float]:
     return values
 
 
+def check_concept(
+    driver: neo4j.Driver,
+    name: str,
+    description: str,
+    *,
+    expert: str,
+    kind: str = "function",
+) -> str:
+    """Check a new concept as :func:`add_concept` will, without its embedding; write nothing.
+
+    For callers that compute the embedding (a model load, seconds) only for a concept that will be
+    accepted.
+
+    Returns:
+        The id the concept would get.
+
+    Raises:
+        ExpertError, ExpertPermissionError: as :func:`add_concept`.
+    """
+    return _check_concept(driver, name, description, expert, kind)[2]
+
+
+def _check_concept(
+    driver: neo4j.Driver, name: object, description: object, expert: object, kind: object
+) -> tuple[str, str, str, str]:
+    """``(name, description, id, username)``, stripped and checked."""
+    if not isinstance(name, str) or not name.strip():
+        raise ExpertError("the concept's name is empty; give a short name, e.g. 'Harvest song'")
+    name = name.strip()
+    if len(name) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ExpertError(
+            f"concept name {_show(name)} is not one short line; use at most {MAX_NAME} "
+            "characters and no line breaks"
+        )
+    if not isinstance(description, str) or not description.strip():
+        raise ExpertError(
+            f"the description of {name!r} is empty; say what the concept means (its embedding "
+            "places it among the functions)"
+        )
+    description = description.strip()
+    if len(description) > MAX_RATIONALE:
+        raise ExpertError(
+            f"the description has {len(description):,} characters; keep it to {MAX_RATIONALE:,}"
+        )
+    if kind not in CONCEPT_KINDS:
+        raise ExpertError(f"concept kind {_show(kind)} is not one of {', '.join(CONCEPT_KINDS)}")
+    account = _actor(driver, expert, "expert", "add concepts")
+    new_id = concept_id(name)
+    for c in _label_candidates(driver):
+        if c.kind == "function" and name.casefold() in (c.name.casefold(), c.id.casefold()):
+            raise ExpertError(
+                f"{name!r} is the function {c.name!r} already; answer with it instead"
+            )
+        if c.kind == "concept" and c.status == "active" and c.name.casefold() == name.casefold():
+            raise ExpertError(f"concept {c.name!r} ({c.id}) exists already; answer with it")
+        if c.id == new_id:
+            raise ExpertError(
+                f"concept id {new_id} is taken by {c.name!r} ({c.status}); name the new concept "
+                "differently"
+            )
+    return name, description, new_id, account.username
+
+
 def add_concept(
     driver: neo4j.Driver,
     name: str,
@@ -884,41 +948,8 @@ def add_concept(
         >>> # add_concept(driver, "Agbadza", "Ewe war dance, now danced at funerals",
         >>> #             expert="rosa", embedding=embed_texts([description])[0])
     """
-    if not isinstance(name, str) or not name.strip():
-        raise ExpertError("the concept's name is empty; give a short name, e.g. 'Harvest song'")
-    name = name.strip()
-    if len(name) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise ExpertError(
-            f"concept name {_show(name)} is not one short line; use at most {MAX_NAME} "
-            "characters and no line breaks"
-        )
-    if not isinstance(description, str) or not description.strip():
-        raise ExpertError(
-            f"the description of {name!r} is empty; say what the concept means (its embedding "
-            "places it among the functions)"
-        )
-    description = description.strip()
-    if len(description) > MAX_RATIONALE:
-        raise ExpertError(
-            f"the description has {len(description):,} characters; keep it to {MAX_RATIONALE:,}"
-        )
-    if kind not in CONCEPT_KINDS:
-        raise ExpertError(f"concept kind {_show(kind)} is not one of {', '.join(CONCEPT_KINDS)}")
+    name, description, new_id, username = _check_concept(driver, name, description, expert, kind)
     vector = _embedding(embedding)
-    account = _actor(driver, expert, "expert", "add concepts")
-    new_id = concept_id(name)
-    for c in _label_candidates(driver):
-        if c.kind == "function" and name.casefold() in (c.name.casefold(), c.id.casefold()):
-            raise ExpertError(
-                f"{name!r} is the function {c.name!r} already; answer with it instead"
-            )
-        if c.kind == "concept" and c.status == "active" and c.name.casefold() == name.casefold():
-            raise ExpertError(f"concept {c.name!r} ({c.id}) exists already; answer with it")
-        if c.id == new_id:
-            raise ExpertError(
-                f"concept id {new_id} is taken by {c.name!r} ({c.status}); name the new concept "
-                "differently"
-            )
     _ensure_schema(driver)
     try:
         records, _, _ = driver.execute_query(
@@ -927,7 +958,7 @@ def add_concept(
             name=name,
             description=description,
             kind=kind,
-            expert=account.username,
+            expert=username,
             embedding=vector,
         )
     except neo4j.exceptions.ConstraintError as e:

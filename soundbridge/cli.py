@@ -64,7 +64,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from soundbridge.commands import audio, build, graph, neo4j, recommend, search, serve, users
+    from soundbridge.commands import (
+        audio,
+        build,
+        concepts,
+        graph,
+        neo4j,
+        recommend,
+        review,
+        search,
+        serve,
+        users,
+    )
 
     cli.add_command(neo4j.neo4j)
     cli.add_command(graph.ingest_cmd)
@@ -80,6 +91,8 @@ def _register() -> None:
     cli.add_command(search.search)
     cli.add_command(users.users)
     cli.add_command(recommend.cross_evaluate_cmd)
+    cli.add_command(review.review)
+    cli.add_command(concepts.concepts)
 
 
 _register()
