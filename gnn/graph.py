@@ -29,6 +29,7 @@ from gnn import queries as q
 from gnn.features import NodeFeatures, read_features
 from kg.cocollection import DEFAULT_TOP_K, co_collection_weights
 from kg.export import IdMap, to_heterodata
+from kg.schema import NODE_LABELS
 
 __all__ = [
     "KEPT_RELATIONS",
@@ -195,9 +196,11 @@ def read_knowledge_graph(
     Args:
         driver: an open driver (built by :func:`kg.connection.connect`).
         cache: folder for the tag-text embeddings (reused while the tags are unchanged).
-        track_factors: issue 3's track-factor parquet, when it exists.
+        track_factors: the audio factors' per-track parquet, when it exists.
     """
-    data, id_map = to_heterodata(driver)
+    # The knowledge graph's own labels only: experts' answers, concepts and accounts would leak
+    # the labels being predicted into message passing (constraints come in below, on purpose).
+    data, id_map = to_heterodata(driver, labels=NODE_LABELS)
     features = read_features(driver, cache=cache, track_factors=track_factors)
     records, _, _ = driver.execute_query(q.EXPERT_CONSTRAINTS, routing_=neo4j.RoutingControl.READ)
     expert = pd.DataFrame([r.data() for r in records], columns=["src", "dst", "kind"])

@@ -287,9 +287,11 @@ RETURN labels(a)[0] AS src_label, a.id AS src, type(r) AS type,
 """
 
 
+#: Nodes without an ``id`` (accounts) are not part of the knowledge graph and are left out, as
+#: are the relationships that touch them.
 EXPORT_NODE_IDS = """
 MATCH (n)
-WHERE $labels IS NULL OR labels(n)[0] IN $labels
+WHERE ($labels IS NULL OR labels(n)[0] IN $labels) AND n.id IS NOT NULL
 RETURN labels(n)[0] AS label, collect(n.id) AS ids
 """
 
@@ -297,6 +299,7 @@ EXPORT_EDGE_INDEX = """
 MATCH (a)-[r]->(b)
 WHERE ($types IS NULL OR type(r) IN $types)
   AND ($labels IS NULL OR (labels(a)[0] IN $labels AND labels(b)[0] IN $labels))
+  AND a.id IS NOT NULL AND b.id IS NOT NULL
 RETURN labels(a)[0] AS src_label, type(r) AS type, labels(b)[0] AS dst_label,
        collect(a.id) AS src, collect(b.id) AS dst,
        collect(coalesce(r.weight, r.score, toFloat(r.count), 1.0)) AS weight

@@ -67,3 +67,23 @@ def test_vector_index_rebuilt_when_the_embedding_size_changes(neo4j_db) -> None:
     dims, _, _ = neo4j_db.execute_query(q.VECTOR_INDEX_DIMENSION, name="artist_embedding")
     assert [r["dim"] for r in dims] == [4]
     assert _nearest_to_artist_1(neo4j_db) == [1, 2]
+
+
+def test_the_gnn_graph_leaves_out_accounts_answers_and_concepts(neo4j_db) -> None:
+    from kg.export import to_heterodata
+    from kg.schema import NODE_LABELS
+
+    neo4j_db.execute_query(_GRAPH)
+    # what the experts' loop adds: an account (no id) that gave an answer about a track
+    neo4j_db.execute_query(
+        "MATCH (t:Track {id: 'NHS2-A'}) "
+        "CREATE (:Account {username: 'rosa'})-[:GAVE]->(a:Answer {id: 'ans-000000000001'})"
+        "-[:ABOUT]->(t), (a)-[:LABEL]->(:Concept {id: 'concept-x', name: 'X'})"
+    )
+    whole, _ = to_heterodata(neo4j_db)  # an account's edges used to break the export
+    assert "Account" not in whole.node_types
+    assert ("Answer", "ABOUT", "Track") in whole.edge_types
+    data, _ = to_heterodata(neo4j_db, labels=NODE_LABELS)  # what read_knowledge_graph asks for
+    assert not {"Account", "Answer", "Concept"} & set(data.node_types)
+    assert ("Artist", "HAS_TAG", "Tag") in data.edge_types
+    assert data["Artist", "HAS_TAG", "Tag"].edge_index.shape == (2, 3)
