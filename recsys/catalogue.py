@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import neo4j
 import numpy as np
 
+from kg.expert import constraints, expert_labels
 from loaders.errors import SoundbridgeError
 from recsys import queries
 from recsys.cultures import CultureResolver
@@ -333,7 +334,7 @@ def catalogue_stamp(driver: neo4j.Driver) -> str:
         queries.CATALOGUE_STAMP, routing_=neo4j.RoutingControl.READ
     )
     r = records[0]
-    text = ",".join(str(r[k]) for k in ("tracks", "labels", "links", "cultures", "culture_links"))
+    text = ",".join(str(v) for v in r.values())
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -385,17 +386,64 @@ def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:
     def col(key: str) -> np.ndarray:
         return np.array([r[key] or "" for r in rows], dtype=object).astype(str)
 
+    track_ids = col("id")
+    known = _known_functions(driver, track_ids, col("function"))
     return TrackCatalogue(
-        track_ids=col("id"),
+        track_ids=track_ids,
         names=col("name"),
         cultures=col("culture"),
-        functions=col("function"),
+        functions=known.functions,
         factors=factors,
         dims=dims,
         tree=read_culture_tree(driver),
         mir=mir,
         audio=col("audio"),
         style_similar=style,
-        function_names=tuple(str(r["name"]) for r in fnames),
+        function_names=tuple(sorted({str(r["name"]) for r in fnames} | known.names)),
         stamp=stamp,
+        label_source=known.source,
+        label_experts=known.experts,
+        label_dates=known.dates,
+        links=_expert_links(driver),
+    )
+
+
+@dataclass(frozen=True)
+class _Known:
+    functions: np.ndarray
+    source: np.ndarray
+    experts: np.ndarray
+    dates: np.ndarray
+    names: frozenset[str]
+
+
+def _known_functions(driver: neo4j.Driver, track_ids: np.ndarray, public: np.ndarray) -> _Known:
+    """Each track's known function: its public label, else the experts' combined answer
+    (:func:`kg.expert.expert_labels`, which applies docs/experts.md's rule), with provenance.
+
+    Shapes: ``track_ids``, ``public`` and the returned arrays: ``(n,)`` str.
+    """
+    n = len(track_ids)
+    functions = public.astype(object)  # object: a concept's name may be longer than any label
+    source = np.where(public != "", "dataset", "").astype(object)
+    experts, dates = np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+    pos = {str(t): i for i, t in enumerate(track_ids.tolist())}
+    names: set[str] = set()
+    for track, label in expert_labels(driver).items():
+        i = pos.get(track)
+        if i is None or source[i] == "dataset":
+            continue  # no factors, or a public label: nothing an expert says overrides it
+        functions[i], source[i] = label.label, "expert"
+        experts[i], dates[i] = ", ".join(label.experts), str(label.last)[:10]
+        names.add(label.label)
+    f, s, e, d = (a.astype(str) for a in (functions, source, experts, dates))
+    return _Known(functions=f, source=s, experts=e, dates=d, names=frozenset(names))
+
+
+def _expert_links(driver: neo4j.Driver) -> tuple[ExpertLink, ...]:
+    """Every EXPERT_CONSTRAINT pair (:func:`kg.expert.constraints`) as an :class:`ExpertLink`."""
+    return tuple(
+        ExpertLink(c.source, c.target, c.kind, c.rationale, c.author, c.answer_id or "")
+        for c in constraints(driver)
+        if c.kind in LINK_KINDS
     )

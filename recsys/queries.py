@@ -51,14 +51,25 @@ RETURN a.id AS source, b.id AS target, r.score AS score
 #: The behavioural contexts, by name.
 FUNCTION_NAMES = "MATCH (f:Function) RETURN f.name AS name ORDER BY name"
 
-#: A cheap stamp of what the catalogue reads: changes when tracks, factors, labels or cultures do.
+#: A cheap stamp of what the catalogue reads: changes when tracks, factors, labels or cultures do,
+#: and when experts answer: an answer given or retracted changes the count of Answer nodes, one
+#: that replaces another the newest ``created``; an operator's constraint the count of
+#: EXPERT_CONSTRAINT edges; retiring or merging a concept (whose answers then count for nothing,
+#: or for another) the count of active concepts.
 CATALOGUE_STAMP = """
 CALL () { MATCH (t:Track) WHERE t.za IS NOT NULL RETURN count(t) AS tracks }
 CALL () { MATCH (:Track)-[r:SERVES_FUNCTION]->() RETURN count(r) AS labels }
 CALL () { MATCH (:Track)-[r:FROM_CULTURE]->() RETURN count(r) AS links }
 CALL () { MATCH (c:Culture) RETURN count(c) AS cultures }
 CALL () { MATCH (:Culture)-[r:PART_OF|STYLE_SIMILAR]->() RETURN count(r) AS culture_links }
-RETURN tracks, labels, links, cultures, culture_links
+CALL () { MATCH (a:Answer) RETURN count(a) AS answers, toString(max(a.created)) AS answered }
+CALL () { MATCH (:Track)-[r:EXPERT_CONSTRAINT]->() RETURN count(r) AS constraints }
+CALL () {
+  MATCH (c:Concept) RETURN count(c) AS concepts, count(CASE c.status WHEN 'active' THEN 1 END)
+    AS active_concepts
+}
+RETURN tracks, labels, links, cultures, culture_links, answers, answered, constraints, concepts,
+       active_concepts
 """
 
 #: Last.fm artists linked to any of the cultures ``$ids`` by at least ``$min_count`` tag uses.

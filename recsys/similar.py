@@ -473,14 +473,15 @@ class CrossCulturalRecommender(Estimator):
         rows = self.rows(target.ids)
         rows = rows[rows != q]
         links = _query_links(cat, q)
-        if links:
-            banned = [j for j, link in links.items() if link.kind == "cannot_link"]
+        banned = [j for j, link in links.items() if link.kind == "cannot_link"]
+        if banned:
             rows = rows[~np.isin(rows, banned)]
         if len(rows) == 0:
+            also = " and the songs an expert says are unlike it" if banned else ""
             raise EmptyCultureError(
                 f"culture {target.name!r} ({', '.join(target.ids)}) has no track with audio "
-                "factors other than the query; choose a larger culture (its region or world "
-                "region) or add recordings with `soundbridge add-track`"
+                f"factors other than the query{also}; choose a larger culture (its region or "
+                "world region) or add recordings with `soundbridge add-track`"
             )
         method = alignment or self.alignment
         if method not in ALIGNMENTS:

@@ -237,6 +237,69 @@ def test_answered_rows_refuses_other_changes(base) -> None:
     assert answered_rows(base, base).tolist() == []
 
 
+# ---------------------------------------------------------------------- text search
+TEXT_PARAMS: dict[str, Any] = {"epochs": 40, "batch_size": 32, "dim": 32, "hidden": 64}
+
+
+def _text_catalogue(seed: int = 0) -> TrackCatalogue:
+    """Five societies of 16 tracks, functions in turn; z_a says the function. The Akan (S-akan)
+    publish no function."""
+    functions = ("Dance", "Healing", "Lullaby", "Work")
+    rows: list[dict[str, Any]] = [
+        {"id": "WR", "name": "Africa", "level": "world_region", "parent": None},
+        {"id": "HR", "name": "Western Africa", "level": "region", "parent": "WR"},
+    ] + [
+        {"id": f"S-{s}", "name": s.title(), "level": "society", "parent": "HR"}
+        for s in ("ewe", "akan", "fon", "yoruba", "igbo")
+    ]  # fmt: skip
+    rng = np.random.default_rng(seed)
+    n = 80
+    truth = np.array([functions[i % 4] for i in range(n)])
+    za = 3.0 * np.eye(4)[[functions.index(f) for f in truth]]
+    cultures = np.repeat([r["id"] for r in rows[2:]], 16)
+    return TrackCatalogue(
+        track_ids=np.array([f"T{i:03d}" for i in range(n)]),
+        names=np.array([f"song {i}" for i in range(n)]),
+        cultures=cultures,
+        functions=np.where(cultures == "S-akan", "", truth),
+        factors=np.hstack([rng.normal(size=(n, 8)), za + 0.3 * rng.normal(size=za.shape)]).astype(
+            np.float32
+        ),
+        dims=(4, 4, 4),
+        tree=CultureResolver.from_rows(rows, aliases={}),
+    )
+
+
+def test_text_search_reads_an_expert_label_like_a_public_one_without_training() -> None:
+    from recsys.text import TextMusicEmbedding
+
+    cat = _text_catalogue()
+    rec = CrossCulturalRecommender(alignment="none").fit(cat)
+    emb = TextMusicEmbedding(**TEXT_PARAMS).fit(rec)
+    # T017 is an Akan healing song (its audio says so); an expert says it is a work song
+    answered = _answered(cat, {"T017": "Work"}, by="kofi", on="2025-06-02")
+    followed = emb.follow(_copy(rec).relabel(answered))
+    assert followed.audio_head_ is emb.audio_head_ and followed.text_head_ is emb.text_head_
+    row = cat.index("T017")
+    moved = np.flatnonzero((followed.track_vectors_ != emb.track_vectors_).any(axis=1))
+    assert moved.tolist() == [row]
+    assert "a work song" in followed.captions_[row] and "a work song" not in emb.captions_[row]
+
+    def rank(model: TextMusicEmbedding) -> int:
+        got = model.search("a work song", 16, target_culture="Akan")
+        return [r.track_id for r in got].index("T017")
+
+    assert rank(followed) < rank(emb)
+    hit = next(r for r in followed.search("a work song", 16, target_culture="Akan")
+               if r.track_id == "T017")  # fmt: skip
+    assert hit.function == "Work" and hit.details["label_source"] == "expert"
+    assert "Function Work: expert label, by kofi on 2025-06-02." in hit.explanation
+    assert "function Work (expert label, by kofi on 2025-06-02)" in hit.details["matched_facts"]
+    # a new concept widens what the music head reads: that needs training
+    concept = _copy(rec).relabel(_answered(cat, {"T017": "Praise of the chief"}))
+    assert not emb.can_follow(concept)
+
+
 # ---------------------------------------------------------------------- background refit
 class _Graph:
     """What served_catalogue reads, without a server: a catalogue that tests change, and reads
@@ -343,3 +406,288 @@ def test_a_failed_refit_is_logged_and_the_answers_keep_serving(base, offline, ca
     similar.served_catalogue(driver, max_points=8)
     assert similar.wait_for_refits(WAIT)
     assert not similar.served_catalogue(driver, max_points=8).provisional_
+
+
+# ---------------------------------------------------------------------- against the server
+DIM = 16
+YAP = ("NHS2-5KU4", "NHS2-9Y4I", "NHS2-YLEN")  # Yapese songs, function withheld
+EWE = "NHS2-QAHO"  # Ewe, public label Dance
+# Test-only Cypher: what the known-answer factors are drawn from; the experts' part emptied.
+_TRACKS = "MATCH (t:Track) RETURN t.id AS id, t.function AS function, t.hraf_region AS region"
+_CLEAR = """
+MATCH (n) WHERE n:Answer OR n:Concept DETACH DELETE n
+WITH count(*) AS _
+MATCH ()-[r:EXPERT_CONSTRAINT]->() DELETE r
+"""
+
+
+@pytest.fixture(scope="module")
+def graph(neo4j_driver, graph_wiper, tmp_path_factory):
+    from audio.graph import store_factors
+    from kg.accounts import account_key, add_account
+    from kg.ingest import ingest
+
+    graph_wiper(neo4j_driver)
+    ingest(neo4j_driver, sources=["ccmc", "cantometrics"], progress=False)
+    records, _, _ = neo4j_driver.execute_query(_TRACKS)
+    rows = sorted((r["id"], r["function"] or "", r["region"] or "") for r in records)
+    rng = np.random.default_rng(0)
+    fc = {f: 3.0 * rng.normal(size=DIM) for f in sorted({r[1] for r in rows})}
+    fc[""] = np.zeros(DIM)
+    rc = {g: 3.0 * rng.normal(size=DIM) for g in sorted({r[2] for r in rows})}
+    n = len(rows)
+    za = np.array([fc[r[1]] for r in rows]) + 0.5 * rng.normal(size=(n, DIM))
+    zs = np.array([rc[r[2]] for r in rows]) + 0.5 * rng.normal(size=(n, DIM))
+    zc = rng.normal(size=(n, DIM))
+    assert store_factors(neo4j_driver, [r[0] for r in rows], zc, zs, za) == 1007
+    key = account_key(tmp_path_factory.mktemp("expert-effect-home"))
+    for name, role, scopes in [
+        ("rosa", "expert", ["CCMCyape1248"]),
+        ("tomas", "expert", ["Yapese"]),
+        ("boss", "admin", []),
+    ]:
+        add_account(neo4j_driver, name, "a long password", role, key=key, scopes=scopes)
+    return neo4j_driver
+
+
+class _Fits:
+    """Fits of CrossCulturalRecommender, by thread; ``hold`` runs first in background ones."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+        self.hold: Callable[[], None] = lambda: None
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def held(self) -> None:
+        """From now on, a background fit waits for :attr:`release` (and sets :attr:`entered`)."""
+
+        def hold() -> None:
+            self.entered.set()
+            assert self.release.wait(WAIT), "the test never released the background fit"
+
+        self.hold = hold
+
+    @property
+    def on_request_path(self) -> int:
+        return sum(t != "soundbridge-refit" for t in self.threads)
+
+
+@pytest.fixture
+def served(graph, monkeypatch) -> Iterator[_Fits]:
+    """A cold served cache with fits counted; the experts' answers removed afterwards."""
+    graph.execute_query(_CLEAR)
+    monkeypatch.setattr(similar, "_SERVED", {})
+    monkeypatch.setattr(similar, "_FLIGHTS", {})
+    monkeypatch.setattr(similar, "_REFITS", {})
+    fits = _Fits()
+    fit = CrossCulturalRecommender.fit
+
+    def counted(self: CrossCulturalRecommender, *args: Any, **kwargs: Any) -> Any:
+        name = threading.current_thread().name
+        fits.threads.append(name)
+        if name == "soundbridge-refit":
+            fits.hold()
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(CrossCulturalRecommender, "fit", counted)
+    try:
+        yield fits
+    finally:
+        fits.release.set()
+        assert similar.wait_for_refits(WAIT)
+        graph.execute_query(_CLEAR)
+
+
+def _other_function(model: CrossCulturalRecommender, track: str) -> str:
+    """A function ``track`` is *not* predicted to serve (so that a label visibly changes it)."""
+    guess = model.query_function(model.catalogue_.index(track))[0]
+    return next(c for c in model.function_model_.classes_ if c != guess)
+
+
+@pytest.mark.neo4j
+def test_an_answer_is_known_in_the_next_recommendation_and_the_refit_swaps_in(
+    graph, served
+) -> None:
+    from kg.expert import answer_function
+
+    fits = served
+    before = similar.served_catalogue(graph)
+    assert fits.threads == ["MainThread"] and not before.provisional_
+    song = YAP[0]
+    label = _other_function(before, song)
+    fits.held()
+    ans = answer_function(graph, song, label, expert="rosa", rationale="sung at weddings")
+    on = ans.created[:10]
+
+    got = similar.recommend_similar(song, "Central Andes", 5, driver=graph)
+    assert got[0].details["query_function"] == label
+    assert got[0].details["query_function_source"] == "label"
+    assert got[0].details["query_label_source"] == "expert"
+    assert f"The query's function is an expert label, by rosa on {on}." in got[0].explanation
+    back = similar.recommend_similar(EWE, "CCMCyape1248", 50, driver=graph)
+    hit = next(r for r in back if r.track_id == song)
+    assert hit.function == label and hit.details["function_source"] == "expert"
+    assert f"Its function is an expert label, by rosa on {on}." in hit.explanation
+    # the refit started and is held inside its fit, so those answers came without one
+    assert fits.entered.wait(WAIT)
+    assert fits.on_request_path == 1 and fits.threads == ["MainThread", "soundbridge-refit"]
+    patched = similar.served_catalogue(graph)
+    assert patched.provisional_ and patched is not before
+
+    fits.release.set()
+    assert similar.wait_for_refits(WAIT)
+    swapped = similar.served_catalogue(graph)
+    assert swapped is not patched and not swapped.provisional_
+    assert swapped.query_function(swapped.catalogue_.index(song))[0] == label
+    assert swapped.label_origin(swapped.catalogue_.index(song)) == ("expert", "rosa", on)
+    assert fits.threads == ["MainThread", "soundbridge-refit"]  # one refit, in the background
+
+
+@pytest.mark.neo4j
+def test_served_retraction_returns_the_song_to_its_prediction(graph, served) -> None:
+    from kg.expert import answer_function, retract
+
+    model = similar.served_catalogue(graph)
+    song = YAP[1]
+    row = model.catalogue_.index(song)
+    guess = model.query_function(row)
+    ans = answer_function(graph, song, _other_function(model, song), expert="tomas")
+    assert similar.served_catalogue(graph).query_function(row)[2] == "label"
+    retract(graph, ans.id, by="tomas")
+    got = similar.recommend_similar(song, "Central Andes", 3, driver=graph)
+    assert got[0].details["query_function_source"] == "predicted"
+    assert got[0].details["query_function"] == guess[0]
+    assert got[0].details["query_label_source"] is None
+    assert "expert label" not in got[0].explanation
+    assert similar.wait_for_refits(WAIT)
+    final = similar.served_catalogue(graph)
+    assert final.query_function(row)[::2] == (guess[0], "predicted")
+    assert served.on_request_path == 1
+
+
+@pytest.mark.neo4j
+def test_a_tie_leaves_the_song_predicted(graph, served) -> None:
+    from kg.expert import answer_function
+
+    model = similar.served_catalogue(graph)
+    song = YAP[2]
+    row = model.catalogue_.index(song)
+    guess = model.query_function(row)
+    a, b = [c for c in model.function_model_.classes_ if c != guess[0]][:2]
+    answer_function(graph, song, a, expert="rosa", confidence=0.6)
+    answer_function(graph, song, b, expert="tomas", confidence=0.6)
+    tied = similar.served_catalogue(graph)
+    assert tied is not model  # the answers changed the stamp and were read ...
+    assert tied.query_function(row) == guess  # ... and the tie leaves the prediction standing
+    assert tied.label_origin(row) == ("", "", "")
+    assert not tied.provisional_ and served.threads == ["MainThread"]  # nothing to refit
+    answer_function(graph, song, a, expert="boss", confidence=0.1)  # a third answer breaks it
+    assert similar.served_catalogue(graph).query_function(row)[::2] == (a, "label")
+
+
+@pytest.mark.neo4j
+def test_served_links_cannot_and_must(graph, served) -> None:
+    from kg.expert import answer_link, retract
+
+    plain = similar.recommend_similar(EWE, "Central Andes", 50, driver=graph)  # all 17
+    best, last = plain[0].track_id, plain[-1].track_id
+    cannot = answer_link(graph, EWE, best, "cannot_link", expert="boss", rationale="a parody")
+    must = answer_link(graph, last, EWE, "must_link", expert="boss", rationale="the same tune")
+    for k in (1, 10, 50):
+        got = similar.recommend_similar(EWE, "Central Andes", k, driver=graph)
+        assert best not in {r.track_id for r in got} and len(got) == min(k, len(plain) - 1)
+        assert got[0].track_id == last
+        assert got[0].explanation.startswith(
+            "An expert says these are alike: the same tune (boss)."
+        )
+        assert got[0].details["expert_link"]["answer_id"] == must.id
+    back = similar.recommend_similar(best, "Western Africa", 50, driver=graph)  # Ewe's region
+    assert EWE not in {r.track_id for r in back} and len(back) > 1
+    assert served.on_request_path == 1 and not similar._REFITS  # links change no label
+    retract(graph, cannot.id, by="boss")
+    assert similar.recommend_similar(EWE, "Central Andes", 2, driver=graph)[1].track_id == best
+
+
+@pytest.mark.neo4j
+def test_two_answers_during_a_refit_leave_the_final_model_consistent(graph, served) -> None:
+    from kg.expert import answer_function
+    from recsys.catalogue import load_catalogue
+
+    fits = served
+    model = similar.served_catalogue(graph)
+    labels = {song: _other_function(model, song) for song in YAP}
+    fits.held()
+    answer_function(graph, YAP[0], labels[YAP[0]], expert="rosa")
+    similar.served_catalogue(graph)
+    assert fits.entered.wait(WAIT)  # the refit read the graph with one answer, and is held
+    answer_function(graph, YAP[1], labels[YAP[1]], expert="rosa")
+    answer_function(graph, YAP[2], labels[YAP[2]], expert="tomas")
+    now = similar.served_catalogue(graph)
+    for song in YAP:
+        assert now.query_function(now.catalogue_.index(song))[::2] == (labels[song], "label")
+    fits.hold = lambda: None
+    fits.release.set()
+    assert similar.wait_for_refits(WAIT)
+    final = similar.served_catalogue(graph)
+    assert not final.provisional_
+    assert fits.threads == ["MainThread", "soundbridge-refit", "soundbridge-refit"]
+    fresh = CrossCulturalRecommender().fit(load_catalogue(graph))
+    for name in ("labels_", "predicted_", "distribution_", "embedding_"):
+        assert np.array_equal(getattr(final, name), getattr(fresh, name)), name
+    for song in YAP:
+        assert final.label_origin(final.catalogue_.index(song))[0] == "expert"
+
+
+@pytest.mark.neo4j
+def test_a_concept_label_is_a_class_at_once(graph, served) -> None:
+    from kg.expert import add_concept, answer_function
+
+    song = YAP[0]
+    similar.served_catalogue(graph)
+    concept = add_concept(graph, "Stone money exchange chant", "sung when a stone disc changes "
+                          "hands", expert="rosa", embedding=[1.0] + [0.0] * 383)  # fmt: skip
+    answer_function(graph, song, concept.name, expert="rosa")
+    got = similar.recommend_similar(song, "Central Andes", 3, driver=graph)
+    assert got[0].details["query_function"] == "Stone money exchange chant"
+    assert similar.wait_for_refits(WAIT)
+    final = similar.served_catalogue(graph)
+    assert "Stone money exchange chant" in final.function_model_.classes_
+    assert final.query_function(final.catalogue_.index(song))[0] == "Stone money exchange chant"
+    assert served.on_request_path == 1
+
+
+@pytest.mark.neo4j
+@pytest.mark.slow
+def test_search_text_shows_an_expert_label_without_training(
+    graph, served, tmp_path, monkeypatch
+) -> None:
+    from kg.expert import answer_function
+    from recsys import text
+
+    monkeypatch.setenv("SOUNDBRIDGE_HOME", str(tmp_path))
+    monkeypatch.setattr(text, "_SERVED", {})
+    trained: list[int] = []
+    fit = text.TextMusicEmbedding.fit
+
+    def counted(self: text.TextMusicEmbedding, *args: Any, **kwargs: Any) -> Any:
+        trained.append(len(args[0].catalogue_))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(text.TextMusicEmbedding, "fit", counted)
+    song = YAP[0]
+    label = _other_function(similar.served_catalogue(graph), song)
+    query = f"a {text.function_phrase(label)}"
+    first = text.search_text(query, 10, target_culture="Yapese", driver=graph)
+    assert trained == [1007]
+    assert next(r for r in first if r.track_id == song).details["function_source"] == "predicted"
+    ans = answer_function(graph, song, label, expert="rosa")
+    for _ in range(2):  # once over the relabelled model, once over the refitted one
+        got = text.search_text(query, 10, target_culture="Yapese", driver=graph)
+        hit = next(r for r in got if r.track_id == song)
+        assert hit.function == label and hit.details["label_source"] == "expert"
+        assert f"Function {label}: expert label, by rosa on {ans.created[:10]}." in hit.explanation
+        assert any(c.startswith(query) for c in text.served_text_model(graph).captions_[
+            similar.served_catalogue(graph).catalogue_.index(song)])  # fmt: skip
+        assert similar.wait_for_refits(WAIT)
+    assert trained == [1007]  # followed, never trained again
