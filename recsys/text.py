@@ -34,6 +34,7 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -494,6 +495,70 @@ class TextMusicEmbedding(Estimator):
         with torch.no_grad():
             return F.normalize(head(torch.from_numpy(x)), dim=1).numpy().astype(np.float64)
 
+    def can_follow(self, recommender: CrossCulturalRecommender) -> bool:
+        """Whether :meth:`follow` applies: ``recommender`` has this one's tracks, factors and
+        function classes (what the music head reads), whatever their labels."""
+        self._check()
+        mine, theirs = self.recommender_, recommender
+        return (
+            mine.function_model_.classes_ == theirs.function_model_.classes_
+            and np.array_equal(mine.catalogue_.track_ids, theirs.catalogue_.track_ids)
+            and np.array_equal(mine.catalogue_.factors, theirs.catalogue_.factors)
+        )
+
+    def follow(
+        self,
+        recommender: CrossCulturalRecommender,
+        style_codes: Mapping[str, Sequence[str]] | None = None,
+    ) -> TextMusicEmbedding:
+        """The same heads over ``recommender``: this one's with experts' answers folded in, or
+        refitted on the same tracks (see :meth:`can_follow`), without training (this embedding is
+        left as it is).
+
+        The music head reads a track's function *distribution*, and a song an expert labels gets
+        the distribution of a song with that public label, so the head places it like one: the
+        changed tracks' vectors are projected again, and their captions (which name the known
+        function, as for a public label) are written again for the explanations.
+
+        Args:
+            recommender: fitted, :meth:`can_follow` true.
+            style_codes: as given to :meth:`fit`.
+
+        Raises:
+            ValueError: the heads do not fit ``recommender``; train a new embedding.
+        """
+        if not self.can_follow(recommender):
+            raise ValueError(
+                "follow: the recommender has other tracks, factors or function classes than "
+                "the one these heads were trained over; fit a new TextMusicEmbedding"
+            )
+        old = self.recommender_
+        moved = np.flatnonzero(
+            (recommender.distribution_ != old.distribution_).any(axis=1)
+            | (recommender.labels_ != self.labels_)
+        )
+        out = copy.copy(self)
+        out.recommender_ = recommender
+        out.labels_ = recommender.labels_.astype(str).copy()
+        if len(moved):
+            vectors = self.track_vectors_.copy()
+            x = self._music_inputs(recommender)[moved]
+            vectors[moved] = self._project(self.audio_head_, x)
+            out.track_vectors_ = vectors
+            captions = list(self.captions_)
+            styles = dict(style_codes or {})
+            for i in moved.tolist():
+                facts = _facts(recommender.catalogue_, i, str(out.labels_[i]), styles, self.seed)
+                captions[i] = _captions_of(facts)
+            out.captions_ = captions
+            known = set(self.caption_texts_)
+            fresh = sorted({c for i in moved.tolist() for c in captions[i]} - known)
+            if fresh:
+                out.caption_texts_ = [*self.caption_texts_, *fresh]
+                out.caption_vectors_ = np.vstack([self.caption_vectors_, self._encode(fresh)])
+        vars(out).pop("_pos", None)  # the caption index of this one's texts
+        return out
+
     def _check(self) -> None:
         if not hasattr(self, "track_vectors_"):
             raise NotFittedError("TextMusicEmbedding is not fitted; call fit(recommender)")
@@ -586,12 +651,15 @@ class TextMusicEmbedding(Estimator):
         p = rec.distribution_[j]
         best = int(p.argmax())
         function_src = "label" if label else "predicted"
+        source, experts, date = rec.label_origin(j)
+        expert = f"expert label, by {experts or 'an expert'}" + (f" on {date}" if date else "")
         function = label or str(classes[best])
         low = query.lower()
         matched: list[str] = []
         if function.lower() in low or function_phrase(function) in low:
+            how = f" ({expert})" if source == "expert" else ""
             matched.append(
-                f"function {function}" + ("" if label else f" (predicted, p={p[best]:.2f})")
+                f"function {function}" + (how if label else f" (predicted, p={p[best]:.2f})")
             )
         tree = cat.tree
         for level in ("society", "region", "world_region"):
@@ -616,11 +684,12 @@ class TextMusicEmbedding(Estimator):
             if matched
             else "No caption fact is named in the query; the match is by meaning."
         )
-        parts.append(
-            f"Function {'public' if label else 'not public; predicted'}: {function}."
-            if label
-            else f"Function not public; predicted {function} (p={p[best]:.2f})."
-        )
+        if source == "expert":
+            parts.append(f"Function {function}: {expert}.")
+        elif label:
+            parts.append(f"Function public: {function}.")
+        else:
+            parts.append(f"Function not public; predicted {function} (p={p[best]:.2f}).")
         parts.append(f"Closest caption: {closest!r}.")
         details = {
             "cosine": score,
@@ -632,6 +701,9 @@ class TextMusicEmbedding(Estimator):
             ),
             "function": function,
             "function_source": function_src,
+            "label_source": source or None,
+            "function_experts": experts or None,
+            "function_date": date or None,
             "closest_caption": closest,
         }
         return Recommendation(
@@ -818,15 +890,23 @@ def read_style_codes(driver: neo4j.Driver) -> dict[str, list[str]]:
     return {str(r["culture"]): [str(c) for c in r["codes"] or []] for r in records}
 
 
-_SERVED: dict[str, TextMusicEmbedding] = {}
+#: stamp-digest -> (the digest without the stamp, the embedding over that catalogue); the
+#: newest few only, since every expert's answer makes a new stamp
+_SERVED: dict[str, tuple[str, TextMusicEmbedding]] = {}
+_SERVED_KEEP = 8
 _SERVED_LOCK = threading.Lock()
 
 
-def _digest(recommender: CrossCulturalRecommender, styles: Mapping[str, Sequence[str]]) -> str:
+def _digest(
+    recommender: CrossCulturalRecommender,
+    styles: Mapping[str, Sequence[str]],
+    *,
+    stamp: bool = True,
+) -> str:
     probe = TextMusicEmbedding()
     payload = json.dumps(
         {
-            "stamp": recommender.catalogue_.stamp,
+            "stamp": recommender.catalogue_.stamp if stamp else "",
             "params": {k: getattr(probe, k) for k in probe._HYPER},
             "recommender": repr(recommender),
             "styles": sorted((k, list(v)) for k, v in styles.items()),
@@ -836,18 +916,38 @@ def _digest(recommender: CrossCulturalRecommender, styles: Mapping[str, Sequence
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def _keep(key: str, family: str, model: TextMusicEmbedding) -> None:
+    with _SERVED_LOCK:
+        _SERVED.pop(key, None)
+        _SERVED[key] = (family, model)
+        while len(_SERVED) > _SERVED_KEEP:
+            del _SERVED[next(iter(_SERVED))]
+
+
 def served_text_model(
     driver: neo4j.Driver, *, cache: str | os.PathLike[str] | None = None
 ) -> TextMusicEmbedding:
     """The text embedding over the graph's current catalogue: from memory, from disk
-    (``$SOUNDBRIDGE_HOME/cache/text/heads-<stamp>-<digest>.npz``), else trained and stored."""
+    (``$SOUNDBRIDGE_HOME/cache/text/heads-<stamp>-<digest>.npz``), else trained and stored.
+
+    When the served recommender changed only in what experts answered (or was refitted in the
+    background with those answers), the newest embedding in memory follows it without training
+    (:meth:`TextMusicEmbedding.follow`); a concept new to the function classes widens what the
+    music head reads, and trains anew.
+    """
     recommender = served_catalogue(driver)
     styles = read_style_codes(driver)
     key = f"{recommender.catalogue_.stamp}-{_digest(recommender, styles)}"
+    family = _digest(recommender, styles, stamp=False)
     with _SERVED_LOCK:
         hit = _SERVED.get(key)
-        if hit is not None and hit.recommender_ is recommender:
-            return hit
+        if hit is not None and hit[1].recommender_ is recommender:
+            return hit[1]
+        kin = [m for f, m in reversed(_SERVED.values()) if f == family]
+    if kin and kin[0].can_follow(recommender):
+        followed = kin[0].follow(recommender, styles)
+        _keep(key, family, followed)
+        return followed
     folder = text_cache_dir(cache)
     path = folder / f"heads-{key}.npz"
     model: TextMusicEmbedding | None = None
@@ -859,8 +959,7 @@ def served_text_model(
     if model is None:
         model = TextMusicEmbedding(cache=folder).fit(recommender, styles)
         model.save(path)
-    with _SERVED_LOCK:
-        _SERVED[key] = model
+    _keep(key, family, model)
     return model
 
 
