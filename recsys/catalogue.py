@@ -26,6 +26,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass, field
@@ -46,10 +47,12 @@ __all__ = [
     "UnknownTrackError",
     "added_rows",
     "answered_rows",
+    "answers_only",
     "catalogue_stamp",
     "count_tracks_with_factors",
     "load_catalogue",
     "read_culture_tree",
+    "with_answers",
 ]
 
 
@@ -328,14 +331,62 @@ def _same_tree(a: CultureResolver, b: CultureResolver) -> bool:
     return key(a) == key(b)
 
 
+#: The stamp's counts that experts' answers move (the rest describe tracks and cultures).
+_ANSWER_COUNTS = ("answers", "answered", "constraints", "concepts", "active_concepts")
+
+
 def catalogue_stamp(driver: neo4j.Driver) -> str:
-    """A short digest of the counts the catalogue depends on (one cheap read)."""
+    """A short digest of the counts the catalogue depends on (one cheap read).
+
+    Two digests joined by a dot: tracks, public labels and cultures, then experts' answers, so
+    that :func:`answers_only` can tell from two stamps that only answers changed.
+    """
     records, _, _ = driver.execute_query(
         queries.CATALOGUE_STAMP, routing_=neo4j.RoutingControl.READ
     )
     r = records[0]
-    text = ",".join(str(v) for v in r.values())
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    graph = ",".join(str(r[k]) for k in r.keys() if k not in _ANSWER_COUNTS)  # noqa: SIM118
+    answers = ",".join(str(r[k]) for k in _ANSWER_COUNTS)
+    return ".".join(hashlib.sha256(t.encode()).hexdigest()[:16] for t in (graph, answers))
+
+
+def answers_only(before: str, after: str) -> bool:
+    """Whether two :func:`catalogue_stamp` values differ in experts' answers alone.
+
+    Examples:
+        >>> answers_only("aaaa.1111", "aaaa.2222"), answers_only("aaaa.1111", "bbbb.2222")
+        (True, False)
+        >>> answers_only("", "aaaa.2222")  # a catalogue built by hand has no stamp
+        False
+    """
+    a, b = before.split("."), after.split(".")
+    return len(a) == len(b) == 2 and a[0] == b[0] and a[1] != b[1]
+
+
+def with_answers(catalogue: TrackCatalogue, driver: neo4j.Driver, stamp: str) -> TrackCatalogue:
+    """``catalogue`` with the experts' answers as they are in the graph now, read alone.
+
+    What :func:`load_catalogue` would read when :func:`answers_only` holds between the
+    catalogue's stamp and ``stamp`` (taken before this read, as load_catalogue takes its own):
+    the expert labels, their provenance, the links and the function names, in a few small
+    queries instead of every track's factors.
+    """
+    fnames, _, _ = driver.execute_query(queries.FUNCTION_NAMES, routing_=neo4j.RoutingControl.READ)
+    public = np.where(catalogue.label_source == "dataset", catalogue.functions, "")
+    known = _known_functions(driver, catalogue.track_ids, public)
+    out = dataclasses.replace(
+        catalogue,
+        functions=known.functions,
+        function_names=tuple(sorted({str(r["name"]) for r in fnames} | known.names)),
+        stamp=stamp,
+        label_source=known.source,
+        label_experts=known.experts,
+        label_dates=known.dates,
+        links=_expert_links(driver),
+    )
+    if "_society_codes" in vars(catalogue):  # same cultures: np.unique over every track again
+        vars(out)["_society_codes"] = vars(catalogue)["_society_codes"]
+    return out
 
 
 def count_tracks_with_factors(driver: neo4j.Driver) -> int:

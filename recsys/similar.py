@@ -44,8 +44,10 @@ from recsys.catalogue import (
     TrackCatalogue,
     added_rows,
     answered_rows,
+    answers_only,
     catalogue_stamp,
     load_catalogue,
+    with_answers,
 )
 from recsys.cultures import ResolvedCulture
 from recsys.embedding import unit_rows
@@ -732,7 +734,8 @@ def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecomm
 
     - new tracks without a known function (what ``soundbridge add-track`` does):
       :meth:`CrossCulturalRecommender.add_tracks`, the same answers as a refit;
-    - experts' answers given, replaced or retracted (docs/experts.md):
+    - experts' answers given, replaced or retracted (docs/experts.md): only the answers are read
+      again (:func:`~recsys.catalogue.with_answers`, when the stamp says nothing else changed),
       :meth:`CrossCulturalRecommender.relabel` serves the new known functions and links at once,
       and, when a label changed, a background thread refits the function model with them and
       swaps the refitted model in when it is done (:func:`_refit_in_background`; at most one
@@ -757,7 +760,7 @@ def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecomm
             if flight is None:
                 flight = _FLIGHTS[key] = Future()
         if lead:
-            return _refresh(key, flight, driver, params, hit[1] if hit else None)
+            return _refresh(key, flight, driver, params, hit[1] if hit else None, stamp)
         model = flight.result()  # the leader's error, if it failed
         if model.catalogue_.stamp == stamp:
             return model
@@ -770,9 +773,13 @@ def _refresh(
     driver: neo4j.Driver,
     params: dict[str, Any],
     served: CrossCulturalRecommender | None,
+    stamp: str,
 ) -> CrossCulturalRecommender:
     try:
-        catalogue = load_catalogue(driver)
+        if served is not None and answers_only(served.catalogue_.stamp, stamp):
+            catalogue = with_answers(served.catalogue_, driver, stamp)  # not every track again
+        else:
+            catalogue = load_catalogue(driver)
         model = _follow(served, catalogue, params)
     except BaseException as e:  # every waiter must hear of it, whatever it is
         with _SERVED_LOCK:

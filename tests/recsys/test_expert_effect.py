@@ -534,6 +534,7 @@ def test_an_answer_is_known_in_the_next_recommendation_and_the_refit_swaps_in(
     assert fits.on_request_path == 1 and fits.threads == ["MainThread", "soundbridge-refit"]
     patched = similar.served_catalogue(graph)
     assert patched.provisional_ and patched is not before
+    assert patched.catalogue_.factors is before.catalogue_.factors  # only the answers were read
 
     fits.release.set()
     assert similar.wait_for_refits(WAIT)
