@@ -72,6 +72,7 @@ def _register() -> None:
         neo4j,
         recommend,
         review,
+        review_queue,
         search,
         serve,
         users,
@@ -91,6 +92,7 @@ def _register() -> None:
     cli.add_command(search.search)
     cli.add_command(users.users)
     cli.add_command(recommend.cross_evaluate_cmd)
+    review.review.add_command(review_queue.queue_cmd)
     cli.add_command(review.review)
     cli.add_command(concepts.concepts)
 
