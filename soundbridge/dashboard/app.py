@@ -19,6 +19,7 @@ import importlib.util
 import json
 import logging
 import mimetypes
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -84,6 +85,30 @@ class CypherRequest(BaseModel):
 
     query: str
     params: dict[str, Any] = {}
+
+
+class AnswerRequest(BaseModel):
+    """An expert's function for a song (a Function or an active concept)."""
+
+    track: str
+    label: str
+    confidence: float = 1.0
+    rationale: str = ""
+
+
+class LinkRequest(BaseModel):
+    """An expert's must-link or cannot-link between two songs."""
+
+    a: str
+    b: str
+    kind: Literal["must_link", "cannot_link"]
+    rationale: str
+
+
+class RetractRequest(BaseModel):
+    """An answer to take back."""
+
+    answer_id: str
 
 
 class LoginRequest(BaseModel):
@@ -461,6 +486,83 @@ def create_app(
             return alignment_plan(model(), source, target, method, top)
         except SoundbridgeError as e:
             return _library_error(e)
+
+    # --- review (experts) ------------------------------------------------------------------------
+    expert = [Depends(auth.require("expert"))]
+
+    @app.get("/api/review/queue", response_model=None, dependencies=expert)
+    def review_queue(
+        request: Request,
+        k: int = Query(20, ge=1, le=100),
+        culture: str | None = None,
+    ) -> dict[str, Any] | JSONResponse:
+        from soundbridge.dashboard.review import queue_for
+
+        try:
+            return queue_for(model(), request.state.account, culture, k, audio_url)
+        except SoundbridgeError as e:
+            return _library_error(e)
+
+    @app.get("/api/review/labels", dependencies=expert)
+    def review_labels() -> list[dict[str, str]]:
+        from kg.expert import list_concepts
+
+        names = [{"name": r["name"], "kind": "function"} for r in read(q.FUNCTION_NAMES)]
+        return names + [{"name": c.name, "kind": "concept"} for c in list_concepts(driver)]
+
+    def expert_action(action: Callable[[], Any]) -> dict[str, Any] | JSONResponse:
+        from soundbridge.dashboard.review import answer_status
+
+        try:
+            return dict(action().to_dict())
+        except SoundbridgeError as e:
+            return JSONResponse({"detail": str(e)}, status_code=answer_status(e))
+
+    @app.post("/api/review/answer", response_model=None, dependencies=expert)
+    def review_answer(req: AnswerRequest, request: Request) -> dict[str, Any] | JSONResponse:
+        from kg.expert import answer_function
+
+        return expert_action(
+            lambda: answer_function(
+                driver,
+                req.track.strip(),
+                req.label,
+                expert=request.state.account.username,
+                confidence=req.confidence,
+                rationale=req.rationale,
+            )
+        )
+
+    @app.post("/api/review/link", response_model=None, dependencies=expert)
+    def review_link(req: LinkRequest, request: Request) -> dict[str, Any] | JSONResponse:
+        from kg.expert import answer_link
+
+        return expert_action(
+            lambda: answer_link(
+                driver,
+                req.a.strip(),
+                req.b.strip(),
+                req.kind,
+                expert=request.state.account.username,
+                rationale=req.rationale,
+            )
+        )
+
+    @app.post("/api/review/retract", response_model=None, dependencies=expert)
+    def review_retract(req: RetractRequest, request: Request) -> dict[str, Any] | JSONResponse:
+        from kg.expert import retract
+
+        return expert_action(
+            lambda: retract(driver, req.answer_id.strip(), by=request.state.account.username)
+        )
+
+    @app.get("/api/review/log", dependencies=expert)
+    def review_log(request: Request) -> list[dict[str, Any]]:
+        from kg.expert import answers
+
+        account: Account = request.state.account
+        mine = None if account.role == "admin" else account.username
+        return [a.to_dict() for a in answers(driver, expert=mine)]
 
     @app.get("/api/embeddings/{space}", dependencies=viewer)
     def embeddings(space: str) -> dict[str, Any]:

@@ -126,3 +126,6 @@ ORDER BY id
 """
     for space, prop in EMBEDDING_PROPERTIES.items()
 }
+
+#: The functions an expert may give a song (besides the active concepts, read by kg.expert).
+FUNCTION_NAMES = "MATCH (f:Function) RETURN f.name AS name ORDER BY name"

@@ -79,7 +79,7 @@ def dashboard_graph(neo4j_driver, graph_wiper, dashboard_home):
     assert store_known_factors(neo4j_driver) == 1007
     key = account_key(dashboard_home)
     for role, password in PASSWORDS.items():
-        scopes = ["CCMCewee1241"] if role == "expert" else []
+        scopes = ["HRAF-south-asia"] if role == "expert" else []  # 18 songs without a label
         add_account(neo4j_driver, role, password, role, key=key, scopes=scopes)
     return neo4j_driver
 

@@ -415,3 +415,49 @@ def test_a_slow_console_query_times_out_with_a_message(api, monkeypatch):
         "longer than 1 s" in r.json()["detail"]
         and "SOUNDBRIDGE_QUERY_TIMEOUT" in r.json()["detail"]
     )
+
+
+# -- the review view (experts) ------------------------------------------------------------------
+
+
+def test_review_routes_are_the_experts_and_keep_to_their_scope(dashboard_url, dashboard_graph):
+    assert signed_in(dashboard_url, "analyst").get("/api/review/queue").status_code == 403
+    expert = signed_in(dashboard_url, "expert")  # scoped to South Asia
+    queue = expert.get("/api/review/queue", params={"k": 5}).json()
+    assert queue["scope"] == "HRAF-south-asia" and len(queue["items"]) == 5
+    item = queue["items"][0]
+    assert {"track_id", "culture", "uncertainty", "predicted", "nearest_known", "audio_url"} <= set(
+        item
+    )
+    assert len(item["predicted"]) == 3 and item["audio_url"] == f"/audio/{item['track_id']}"
+    labels = expert.get("/api/review/labels").json()
+    assert {"name": "Lullaby", "kind": "function"} in labels
+    before = dashboard_graph.execute_query("MATCH (a:Answer) RETURN count(a) AS n").records[0]["n"]
+    outside = expert.post(
+        "/api/review/answer", json={"track": "NHS2-QAHO", "label": "Dance"}
+    )  # an Ewe song: West Africa
+    assert outside.status_code == 403 and "scope" in outside.json()["detail"]
+    for body, status in [
+        ({"track": "NHS2-NOPE", "label": "Dance"}, 404),
+        ({"track": item["track_id"], "label": "Dancing"}, 404),
+        ({"track": item["track_id"], "label": "Dance", "confidence": 1.5}, 422),
+        ({"track": item["track_id"], "label": "Dance", "rationale": "x" * 1_000_000}, 422),
+    ]:
+        r = expert.post("/api/review/answer", json=body)
+        assert r.status_code == status, (body, r.text)
+    r = expert.post(
+        "/api/review/link",
+        json={"a": item["track_id"], "b": "NHS2-QAHO", "kind": "must_link", "rationale": "alike"},
+    )
+    assert r.status_code == 403  # the pair's second song is outside the scope
+    after = dashboard_graph.execute_query("MATCH (a:Answer) RETURN count(a) AS n").records[0]["n"]
+    assert after == before  # nothing refused was written
+    made = expert.post(
+        "/api/review/answer",
+        json={"track": item["track_id"], "label": "Healing", "confidence": 0.8},
+    ).json()
+    assert made["id"].startswith("ans-") and made["expert"] == "expert"
+    assert [a["id"] for a in expert.get("/api/review/log").json()][0] == made["id"]
+    gone = expert.post("/api/review/retract", json={"answer_id": made["id"]})
+    assert gone.status_code == 200 and gone.json()["id"] == made["id"]
+    assert expert.get("/api/review/log").json() == []

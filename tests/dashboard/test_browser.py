@@ -326,3 +326,52 @@ def test_metrics_view_draws_a_chart_per_metric(page, dashboard_home):
         assert "generated 2025-01-01T00:00:00" in page.inner_text("#metrics-message")
     finally:
         path.unlink()
+
+
+def test_expert_reviews_a_song_and_the_recommendation_changes(blank_page):
+    page = blank_page
+    sign_in(page, "expert")
+    assert page.is_visible("#tab-review")
+    page.click("#tab-review")
+    first = page.locator("#rv-queue li[data-id]").first
+    first.wait_for()
+    track = first.get_attribute("data-id")
+    assert "uncertainty" in first.inner_text()
+    first.click()
+    page.wait_for_selector("#rv-card h2")
+    assert page.locator("#rv-card .guess").count() == 3
+    assert page.locator("#rv-nearest li").count() == 3
+    page.evaluate("document.querySelector('#rv-card audio').play()")
+    page.wait_for_function("document.querySelector('#rv-card audio').currentTime > 0.2")
+    # before: the cross-cultural search sees a predicted function
+    page.click("#rv-find-similar")
+    page.fill("#cc-culture", "Central Andes")
+    page.click("#cc-run")
+    page.wait_for_function("document.querySelectorAll('#cc-results li.result').length === 10")
+    assert "function not public" in page.inner_text("#cc-query")
+    # the answer
+    page.click("#tab-review")
+    page.locator(f"#rv-queue li[data-id='{track}']").click()
+    page.select_option("#rv-label", "Lullaby")
+    page.fill("#rv-rationale", "sung to put a child to sleep")
+    page.click("#rv-answer")
+    page.wait_for_function(
+        "document.querySelector('#rv-message').textContent.startsWith('Saved ans-')"
+    )
+    answer = page.locator("#rv-log li[data-answer]").first.get_attribute("data-answer")
+    assert answer and answer.startswith("ans-")
+    assert f"{track} is Lullaby" in page.inner_text("#rv-log")
+    # after: the same search knows the song as a lullaby, from the expert, at once
+    page.click("#rv-find-similar")
+    page.click("#cc-run")
+    page.wait_for_function(
+        "!document.querySelector('#cc-query').textContent.includes('function not public')"
+    )
+    assert "Lullaby" in page.inner_text("#cc-query")
+    # and the expert can take it back
+    page.click("#tab-review")
+    page.locator(f"#rv-log li[data-answer='{answer}'] button.retract").click()
+    page.wait_for_function(
+        f"document.querySelector('#rv-message').textContent === 'Retracted {answer}.'"
+    )
+    page.wait_for_selector(f"#rv-log li[data-answer='{answer}']", state="detached")

@@ -55,6 +55,7 @@ document.querySelectorAll("nav .tab").forEach((tab) => tab.addEventListener("cli
   if (tab.dataset.view === "embedding") loadEmbedding().catch(fail);
   if (tab.dataset.view === "alignment" && !alignmentShown) { alignmentShown = true; runAlignment(); }
   if (tab.dataset.view === "metrics") loadMetrics().catch(fail);
+  if (tab.dataset.view === "review") { loadCultureNames(); loadReview(); }
 }));
 function showView(view) { $(`#tab-${view}`).click(); }
 
@@ -507,6 +508,125 @@ async function loadMetrics() {
   status(`${m.metrics.length} metrics for ${methods.length} methods`);
 }
 
+// --- review (experts) -----------------------------------------------------------------------
+let rvSong = null;
+let rvLoaded = false;
+
+function postJSON(path, body) {
+  return api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+function guesses(predicted) {
+  const box = el("div", { class: "guesses" });
+  for (const g of predicted || []) {
+    const [label, p] = Array.isArray(g) ? g : [g.label, g.probability ?? g.p];
+    box.append(el("div", { class: "guess" }, el("span", { class: "bar", style: `width:${Math.round(p * 120)}px` }),
+      `${label} ${p.toFixed(2)}`));
+  }
+  return box;
+}
+
+async function loadReview() {
+  $("#rv-queue-error").textContent = "";
+  const params = new URLSearchParams({ k: "20" });
+  const culture = $("#rv-culture").value.trim();
+  if (culture) params.set("culture", culture);
+  status("loading the review queue…");
+  try {
+    const [queue, labels] = await Promise.all([api(`/api/review/queue?${params}`),
+      rvLoaded ? null : api("/api/review/labels")]);
+    if (labels) {
+      $("#rv-label").replaceChildren(...labels.map((l) => el("option", { value: l.name },
+        l.kind === "function" ? l.name : `${l.name} (concept)`)));
+      rvLoaded = true;
+    }
+    const list = $("#rv-queue"); list.replaceChildren();
+    for (const item of queue.items) {
+      const top = item.predicted?.[0];
+      const guess = top ? (Array.isArray(top) ? top[0] : top.label) : "?";
+      const li = el("li", { "data-id": item.track_id, onclick: () => showReviewSong(item, li) },
+        item.name, " ", el("small", {}, `${item.culture_name} · uncertainty ${item.uncertainty.toFixed(2)} · maybe ${guess}`));
+      list.append(li);
+    }
+    if (!queue.items.length) list.append(el("li", { class: "hint" }, "nothing to review here"));
+    status(`${queue.items.length} songs to review`);
+    await loadReviewLog();
+  } catch (err) { $("#rv-queue-error").textContent = err.message; status("no review queue"); }
+}
+
+function showReviewSong(item, li) {
+  rvSong = item;
+  document.querySelectorAll("#rv-queue li").forEach((x) => x.classList.toggle("selected", x === li));
+  const card = el("div", { class: "card", id: "rv-card", "data-id": item.track_id },
+    el("h2", {}, item.name),
+    el("p", { class: "meta" }, `${item.culture_name} · ${item.region ?? ""} · ${item.track_id}`));
+  if (item.audio_url) card.append(el("audio", { controls: "", preload: "none", src: item.audio_url, "data-track": item.track_id }));
+  card.append(el("h3", {}, "The model's guesses"), guesses(item.predicted));
+  card.append(el("h3", {}, "Nearest songs whose function is known"));
+  const near = el("ul", { class: "list", id: "rv-nearest" });
+  for (const n of item.nearest_known || []) {
+    const li2 = el("li", { "data-id": n.track_id }, `${n.name} `, el("small", {}, `${n.culture_name} · ${n.function}`));
+    if (n.audio_url) li2.append(el("audio", { controls: "", preload: "none", src: n.audio_url, "data-track": n.track_id }));
+    near.append(li2);
+  }
+  card.append(near, el("button", { id: "rv-find-similar", onclick: () => findSimilar(item) }, "Find songs like this…"));
+  $("#rv-song").replaceChildren(card);
+  $("#rv-answer").disabled = false; $("#rv-link").disabled = false;
+  $("#rv-message").textContent = ""; $("#rv-error").textContent = "";
+}
+
+function findSimilar(item) {
+  ccTrack = { id: item.track_id, name: item.name };
+  $("#cc-picked").textContent = `Query: ${item.name}`; $("#cc-picked").classList.remove("hint");
+  showView("search");
+}
+
+async function loadReviewLog() {
+  const log = await api("/api/review/log");
+  const list = $("#rv-log"); list.replaceChildren();
+  for (const a of log) {
+    const what = a.kind === "function" ? `${a.tracks[0]} is ${a.label}`
+      : a.tracks.join(a.kind === "must_link" ? " ≈ " : " ≠ ");
+    list.append(el("li", { "data-answer": a.id }, `${what} `, el("small", {}, `${a.id} · ${a.created.slice(0, 16)}`),
+      el("button", { class: "retract", onclick: () => retractAnswer(a.id) }, "Retract")));
+  }
+  if (!log.length) list.append(el("li", { class: "hint" }, "no answers yet"));
+}
+
+async function retractAnswer(id) {
+  try {
+    await postJSON("/api/review/retract", { answer_id: id });
+    $("#rv-message").textContent = `Retracted ${id}.`;
+    await loadReviewLog();
+  } catch (err) { $("#rv-error").textContent = err.message; }
+}
+
+$("#rv-answer-form").addEventListener("submit", async (evt) => {
+  evt.preventDefault();
+  if (!rvSong) return;
+  $("#rv-error").textContent = ""; $("#rv-message").textContent = "";
+  try {
+    const a = await postJSON("/api/review/answer", { track: rvSong.track_id, label: $("#rv-label").value,
+      confidence: Number($("#rv-confidence").value), rationale: $("#rv-rationale").value });
+    $("#rv-message").textContent = `Saved ${a.id}: ${rvSong.name} is ${a.label}.`;
+    await loadReviewLog();
+  } catch (err) { $("#rv-error").textContent = err.message; }
+});
+
+$("#rv-link-form").addEventListener("submit", async (evt) => {
+  evt.preventDefault();
+  if (!rvSong) return;
+  $("#rv-error").textContent = ""; $("#rv-message").textContent = "";
+  try {
+    const kind = document.querySelector("input[name=rv-kind]:checked").value;
+    const a = await postJSON("/api/review/link", { a: rvSong.track_id, b: $("#rv-other").value.trim(), kind,
+      rationale: $("#rv-link-rationale").value });
+    $("#rv-message").textContent = `Saved ${a.id}.`;
+    await loadReviewLog();
+  } catch (err) { $("#rv-error").textContent = err.message; }
+});
+$("#rv-refresh").addEventListener("click", loadReview);
+
 // --- sign-in and start ----------------------------------------------------------------------
 function showLogin(message = "") {
   $("#login").hidden = false; $("#account").hidden = true;
@@ -538,6 +658,7 @@ function signedIn(account) {
   // The console is the analysts' (the server refuses it to viewers in any case).
   const analyst = ["analyst", "expert", "admin"].includes(account.role);
   $("#tab-cypher").hidden = !analyst;
+  $("#tab-review").hidden = !["expert", "admin"].includes(account.role);
   if (!analyst && $("#tab-cypher").classList.contains("active")) showView("explorer");
   if (started) { status("ready"); return; }
   started = true;
