@@ -12,7 +12,7 @@ cross-cultural evaluation report that the dashboard's metrics view reads).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +40,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Step:
-    """A pipeline step: ``run(driver, log)`` does the work; ``inputs()`` lists what it reads;
-    ``present(driver)`` says whether its output is in the graph."""
+    """A pipeline step: ``run(driver, log)`` does the work; ``inputs()`` lists the files it
+    reads and ``graph_inputs(driver)`` what else it reads from the graph (both count in its
+    fingerprint); ``present(driver)`` says whether its output is in the graph."""
 
     name: str
     inputs: Callable[[], Iterable[Path]]
     run: Callable[[neo4j.Driver, Callable[[str], None]], Any]
     present: Callable[[neo4j.Driver], bool]
+    graph_inputs: Callable[[neo4j.Driver], Mapping[str, Any]] = lambda _driver: {}
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,13 @@ def _alignment_present(driver: neo4j.Driver) -> bool:
     return (soundbridge_home() / CROSSCULTURAL_REPORT / "metrics.json").is_file()
 
 
+def _expert_constraints(driver: neo4j.Driver) -> dict[str, Any]:
+    """The experts' must/cannot links the GNN trains with: a new or retracted one reruns it."""
+    from kg.expert import constraints
+
+    return {"expert_constraints": sorted((c.source, c.target, c.kind) for c in constraints(driver))}
+
+
 STEPS: list[Step] = [
     Step(
         name="ingest",
@@ -190,6 +199,7 @@ STEPS: list[Step] = [
         inputs=_lastfm_files,
         run=_run_recommenders,
         present=_recommenders_present,
+        graph_inputs=_expert_constraints,
     ),
     Step(
         name="alignment",
@@ -228,7 +238,7 @@ def run_build(
     for step in STEPS:
         if names is not None and step.name not in names:
             continue
-        fp = inputs_fingerprint(step.inputs())
+        fp = inputs_fingerprint(step.inputs(), step.graph_inputs(driver))
         if not force and mine.get(step.name) == fp and step.present(driver):
             results.append(StepResult(step.name, "skipped", "inputs unchanged"))
             log(f"{step.name}: skipped (inputs unchanged; --force to run it anyway)")

@@ -49,6 +49,33 @@ def test_missing_output_reruns_even_with_unchanged_inputs(neo4j_db, neo4j_server
     assert build.run_build(neo4j_db, settings)[0].status == "ran"
 
 
+def test_a_new_expert_constraint_reruns_the_recommenders(
+    neo4j_db, neo4j_server, tmp_path, monkeypatch
+):
+    from kg.expert import add_expert_constraint
+
+    src = tmp_path / "plays.dat"
+    src.write_text("same")
+    ran: list[int] = []
+    step = build.Step(
+        name="recommenders",
+        inputs=lambda: [src],
+        run=lambda driver, log: ran.append(1),
+        present=lambda driver: True,
+        graph_inputs=build._expert_constraints,
+    )
+    monkeypatch.setattr(build, "STEPS", [step])
+    neo4j_db.execute_query("CREATE (:Track {id: 'NHS2-A'}), (:Track {id: 'NHS2-B'})")
+    settings = neo4j_server.settings
+    assert [r.status for r in build.run_build(neo4j_db, settings)] == ["ran"]
+    assert [r.status for r in build.run_build(neo4j_db, settings)] == ["skipped"]
+    add_expert_constraint(
+        neo4j_db, "NHS2-A", "NHS2-B", kind="must_link", rationale="one tune", author="rosa"
+    )
+    assert [r.status for r in build.run_build(neo4j_db, settings)] == ["ran"]  # trains with it
+    assert len(ran) == 2
+
+
 def test_demo_shows_a_listeners_artists_once_build_trained_them(tmp_path, monkeypatch) -> None:
     import click
     from click.testing import CliRunner
