@@ -29,9 +29,11 @@ import copy
 import functools
 import logging
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import neo4j
 import numpy as np
@@ -56,6 +58,7 @@ from recsys.functions import FunctionModel, label_distribution
 __all__ = [
     "CrossCulturalRecommender",
     "EmptyCultureError",
+    "REFIT_INTERVAL_S",
     "Recommendation",
     "recommend_similar",
     "served_catalogue",
@@ -311,8 +314,8 @@ class CrossCulturalRecommender(Estimator):
         so :attr:`provisional_` turns true when a label changed, and :func:`served_catalogue`
         refits in the background. A concept the model has never seen becomes a class that it
         predicts nowhere (:meth:`~recsys.functions.FunctionModel.widened`); the distribution
-        then has one more column, so every transport plan is dropped. Otherwise only plans
-        touching a relabelled song's society, region or world region are.
+        then has one more column, so every transport plan is dropped. Otherwise only the plans
+        with a relabelled song among their anchors are.
 
         Attributes are rebound, never written into (as in :meth:`add_tracks`).
 
@@ -354,13 +357,11 @@ class CrossCulturalRecommender(Estimator):
         else:
             embedding = self.embedding_.copy()
             embedding[rows] = self._embedding(distribution[rows], self.za_[rows])
-            moved = self._cultures_of(rows)
             same = np.arange(len(catalogue))
-
-            def stale(source: str, target: str) -> bool:
-                return bool(moved & {source, *target.split("+")})
-
-            aligners = {m: al.refreshed(embedding, same, stale) for m, al in aligners.items()}
+            aligners = {
+                m: al.refreshed(embedding, same, _moved_anchors(al, rows))
+                for m, al in aligners.items()
+            }
         self.catalogue_ = catalogue
         self.labels_ = labels
         self.function_model_ = fm
@@ -693,6 +694,24 @@ def _link_details(link: ExpertLink | None) -> dict[str, str] | None:
             "answer_id": link.answer_id}  # fmt: skip
 
 
+def _moved_anchors(aligner: CultureAligner, rows: np.ndarray) -> Callable[[str, str], bool]:
+    """Whether a cached plan of ``aligner`` has one of ``rows`` among its anchors.
+
+    A plan is computed from its anchors' embedding rows alone (and the tracks of a culture, hence
+    its anchors, stay the same when labels change), so a plan whose anchors avoid the relabelled
+    rows is what a fresh computation would give; a culture larger than ``max_points`` keeps its
+    plans unless the song happens to be one of its anchors.
+    """
+
+    def stale(source: str, target: str) -> bool:
+        plan = aligner.plans_.get((source, target))
+        return plan is None or bool(
+            np.isin(plan.source, rows).any() or np.isin(plan.target, rows).any()
+        )
+
+    return stale
+
+
 def _widen(a: np.ndarray, columns: list[int], width: int) -> np.ndarray:
     """``a`` (``(n, F)``) with its columns moved to ``columns`` of ``(n, width)`` zeros."""
     out = np.zeros((len(a), width), dtype=a.dtype)
@@ -708,8 +727,17 @@ def _blas_controller() -> Any:
 
 
 # ---------------------------------------------------------------------- served from the graph
-#: (driver, parameters) -> (the stamp its catalogue was read under, the model)
-_SERVED: dict[str, tuple[str, CrossCulturalRecommender]] = {}
+class _Served(NamedTuple):
+    """A served model, the stamp its catalogue was read under, and when (``time.monotonic``,
+    taken before the stamp was read: the graph it knows is at least that recent)."""
+
+    stamp: str
+    model: CrossCulturalRecommender
+    read_at: float
+
+
+#: (driver, parameters) -> the served model
+_SERVED: dict[str, _Served] = {}
 #: (driver, parameters) -> the refresh under way; its callers wait on it instead of fitting
 _FLIGHTS: dict[str, Future[CrossCulturalRecommender]] = {}
 #: (driver, parameters) -> the background refit under way (at most one each)
@@ -717,6 +745,12 @@ _REFITS: dict[str, threading.Thread] = {}
 _SERVED_LOCK = threading.Lock()
 #: notified, under _SERVED_LOCK, whenever a background refit ends
 _REFIT_ENDED = threading.Condition(_SERVED_LOCK)
+#: Seconds at least between the starts of two background refits of one model. A refit takes
+#: ~0.5 s of CPU on the real catalogue and, running beside the requests (the GIL, two cores),
+#: slowed recommend_similar from p99 11 ms to 150 ms while answers kept arriving every 200 ms
+#: (bench/answers_latency.py); the relabelled model serves every answer meanwhile, so only the
+#: predictions for *other* songs wait for the refit.
+REFIT_INTERVAL_S = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -750,17 +784,19 @@ def served_catalogue(driver: neo4j.Driver, **params: Any) -> CrossCulturalRecomm
     """
     key = repr(sorted(params.items())) + "@" + str(id(driver))
     while True:
+        read_at = time.monotonic()
         stamp = catalogue_stamp(driver)
         with _SERVED_LOCK:
             hit = _SERVED.get(key)
-            if hit is not None and hit[0] == stamp:
-                return hit[1]
+            if hit is not None and hit.stamp == stamp:
+                return hit.model
             flight = _FLIGHTS.get(key)
             lead = flight is None
             if flight is None:
                 flight = _FLIGHTS[key] = Future()
         if lead:
-            return _refresh(key, flight, driver, params, hit[1] if hit else None, stamp)
+            served = hit.model if hit else None
+            return _refresh(key, flight, driver, params, served, stamp, read_at)
         model = flight.result()  # the leader's error, if it failed
         if model.catalogue_.stamp == stamp:
             return model
@@ -774,6 +810,7 @@ def _refresh(
     params: dict[str, Any],
     served: CrossCulturalRecommender | None,
     stamp: str,
+    read_at: float,
 ) -> CrossCulturalRecommender:
     try:
         if served is not None and answers_only(served.catalogue_.stamp, stamp):
@@ -787,7 +824,7 @@ def _refresh(
         flight.set_exception(e)
         raise
     with _SERVED_LOCK:
-        _SERVED[key] = (catalogue.stamp, model)
+        _SERVED[key] = _Served(catalogue.stamp, model, read_at)
         del _FLIGHTS[key]
         if model.provisional_:
             _refit_in_background(key, driver, params)
@@ -823,18 +860,18 @@ def _refit_in_background(key: str, driver: neo4j.Driver, params: dict[str, Any])
 
 
 def _refit_loop(key: str, driver: neo4j.Driver, params: dict[str, Any]) -> None:
-    """Refit on the graph as it is now, swap the result in, and again while answers keep coming.
+    """Refit on the graph as it is now, swap the result in, and again while answers keep coming
+    (a round starts :data:`REFIT_INTERVAL_S` after the previous one at the earliest).
 
-    Each round reads the catalogue and fits with no lock held. The fitted model replaces the
-    served one when both were read from the same graph; when answers arrived meanwhile, the
-    fitted model with those answers folded in does (still provisional: one more round); when
-    anything else changed, the served model (refreshed by a request) stays. The thread ends, under
-    the lock that installs provisional models, as soon as the served model is not provisional.
+    Each round reads the catalogue and fits with no lock held, then installs the result
+    (:func:`_install`). The thread ends, under the lock that installs provisional models, as
+    soon as the served model is not provisional.
     """
     while True:
+        started = time.monotonic()
         try:
             fitted = CrossCulturalRecommender(**params).fit(load_catalogue(driver))
-            _install(key, fitted)
+            _install(key, fitted, started)
         except Exception:
             log.exception("background refit of the served recommender failed; the model with "
                           "the experts' answers folded in keeps serving")  # fmt: skip
@@ -844,31 +881,38 @@ def _refit_loop(key: str, driver: neo4j.Driver, params: dict[str, Any]) -> None:
             return
         with _SERVED_LOCK:
             hit = _SERVED.get(key)
-            if hit is None or not hit[1].provisional_:
+            if hit is None or not hit.model.provisional_:
                 del _REFITS[key]
                 _REFIT_ENDED.notify_all()
                 return
+        # answers arrived during the round: once more, but not at once (see REFIT_INTERVAL_S)
+        time.sleep(max(0.0, started + REFIT_INTERVAL_S - time.monotonic()))
 
 
-def _install(key: str, fitted: CrossCulturalRecommender) -> None:
-    """Serve ``fitted`` — or ``fitted`` with the answers that arrived while it was fitted — in
-    place of the served model, unless the graph changed otherwise meanwhile."""
+def _install(key: str, fitted: CrossCulturalRecommender, read_at: float) -> None:
+    """Serve ``fitted`` (read from the graph no earlier than ``read_at``) in place of the served
+    model, or — when a request refreshed the served model from a newer graph meanwhile — ``fitted``
+    with the answers that arrived since folded in (still provisional: one more round), unless
+    the graph changed otherwise (then the served model stays, and so does its refit)."""
     while True:
         with _SERVED_LOCK:
             hit = _SERVED.get(key)
         if hit is None:
             return
-        served = hit[1]
-        if served.catalogue_.stamp == fitted.catalogue_.stamp:
-            model = fitted
+        if hit.stamp == fitted.catalogue_.stamp or hit.read_at <= read_at:
+            # the same graph, or the served model knows no more than the fitted one: a model
+            # relabelled back to the served model's older answers would never stop being
+            # provisional while no request came to read the newer ones
+            entry = _Served(fitted.catalogue_.stamp, fitted, read_at)
         else:
-            rows = answered_rows(fitted.catalogue_, served.catalogue_)
+            rows = answered_rows(fitted.catalogue_, hit.model.catalogue_)
             if rows is None:
                 return
-            model = copy.copy(fitted)._relabel(served.catalogue_, rows)
+            model = copy.copy(fitted)._relabel(hit.model.catalogue_, rows)
+            entry = _Served(hit.stamp, model, hit.read_at)
         with _SERVED_LOCK:
             if _SERVED.get(key) is hit:  # else a request refreshed it meanwhile: look again
-                _SERVED[key] = (hit[0], model)
+                _SERVED[key] = entry
                 return
 
 
