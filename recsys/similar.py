@@ -3,8 +3,9 @@
 :class:`CrossCulturalRecommender` is fitted on a :class:`~recsys.catalogue.TrackCatalogue`:
 
 1. A :class:`~recsys.functions.FunctionModel` gives every track a distribution over behavioural
-   contexts: the public label where there is one, the audio prediction otherwise (``hide`` masks
-   labels, as the evaluation does for its validation societies).
+   contexts: the known label where there is one (public, or decided by experts' answers:
+   docs/experts.md), the audio prediction otherwise (``hide`` masks labels, as the evaluation
+   does for its validation societies).
 2. Each track gets an *affect/function embedding* ``A = [sqrt(p_function), w * unit(z_a)]``:
    what the song does and how it feels, not how it sounds.
 3. A :class:`~recsys.alignment.CultureAligner` transports the query from its own culture (the
@@ -14,13 +15,16 @@
 Scores: ``(1 - weight) * direct + weight * aligned`` where ``direct = p_q · p_t + affect_weight *
 cos(z_a)`` and ``aligned = A_t · image``. ``alignment="none"`` is the unaligned recommender
 (``weight`` ignored). The search runs *inside* the target culture (all its tracks, then top-k), so
-every result belongs to it and a culture with at least ``k`` tracks always yields ``k`` results.
+every result belongs to it and a culture with at least ``k`` tracks always yields ``k`` results —
+less the songs an expert cannot-linked with the query; the ones an expert must-linked with it
+come first.
 
 The module-level :func:`recommend_similar` serves it from the graph, reloading when the graph
 changes (:func:`recsys.catalogue.catalogue_stamp`), so a track added with ``soundbridge
 add-track`` is queryable at once: :func:`served_catalogue` fits once however many requests
-arrive together, and folds added tracks into the fitted model
-(:meth:`CrossCulturalRecommender.add_tracks`) instead of refitting it.
+arrive together, and folds added tracks (:meth:`CrossCulturalRecommender.add_tracks`) and
+experts' answers (:meth:`CrossCulturalRecommender.relabel`, then a refit in the background) into
+the fitted model instead of refitting it on the request path.
 """
 
 from __future__ import annotations
@@ -82,14 +86,20 @@ class Recommendation:
         culture: the id of the track's society.
         culture_name: its name.
         title: the track's name.
-        function: its public behavioural context, or ``None``.
-        explanation: one readable paragraph: shared function or affect, style distance, a
-            knowledge-graph path where one exists.
+        function: its known behavioural context (public, or the experts' combined answer), or
+            ``None``.
+        explanation: one readable paragraph: an expert's must-link first, shared function or
+            affect (and who gave an expert label, when), style distance, a knowledge-graph path
+            where one exists.
         details: the same as numbers: ``function_match`` (probability both serve the same
-            function), ``query_function`` / ``query_function_source`` (``"label"`` or
-            ``"predicted"``), ``affect_similarity`` (z_a cosine), ``style_distance`` (z_s distance
-            over the catalogue's median), ``coupling`` (transport mass on this track's
-            neighbourhood, when aligned), ``path`` (list of steps or ``None``).
+            function), ``function_source`` (``"dataset"``, ``"expert"`` or ``"predicted"``) with
+            ``function_experts`` / ``function_date`` for an expert label, ``query_function`` /
+            ``query_function_source`` (``"label"`` or ``"predicted"``) / ``query_label_source``
+            (``"dataset"``, ``"expert"`` or ``None``), ``affect_similarity`` (z_a cosine),
+            ``style_distance`` (z_s distance over the catalogue's median), ``coupling``
+            (transport mass on this track's neighbourhood, when aligned), ``path`` (list of steps
+            or ``None``), ``expert_link`` (the must-link with the query: ``kind``, ``rationale``,
+            ``author``, ``answer_id``; or ``None``).
         audio: the recording's path relative to the data root (``""`` when none).
     """
 
@@ -455,7 +465,8 @@ class CrossCulturalRecommender(Estimator):
         Args:
             track: a Track id in the catalogue.
             target_culture: a name, id, Glottocode or alias (or an already resolved culture).
-            k: how many (exactly ``k`` when the culture has that many tracks, the query excluded).
+            k: how many (exactly ``k`` when the culture has that many tracks, the query and the
+                songs an expert cannot-linked with it excluded).
             alignment: override the fitted alignment (``"none"`` for the unaligned recommender).
             weight: override the aligned share.
             explain: build the explanation texts (the evaluation turns it off for speed).

@@ -4,13 +4,16 @@ A joint text–music embedding in the manner of CLAP/MuLan (design note 001), sm
 on the CPU in seconds:
 
 - **Text side.** Every catalogue track gets several *captions* written from its graph facts: its
-  public function ("a healing song"), its society, HRAF region and world region, and a few of its
-  society's Cantometrics style lines (``Culture.style_codes``, "solo singer", "polyphony"). The
-  captions are embedded by the shipped, frozen MiniLM (:func:`gnn.features.embed_texts`, 384
-  numbers) and a small head maps them into the shared space.
+  known function ("a healing song"; public, or the experts' combined answer), its society, HRAF
+  region and world region, and a few of its society's Cantometrics style lines
+  (``Culture.style_codes``, "solo singer", "polyphony"). The captions are embedded by the
+  shipped, frozen MiniLM (:func:`gnn.features.embed_texts`, 384 numbers) and a small head maps
+  them into the shared space.
 - **Music side.** The track's audio factors ``z_c | z_s | z_a`` (standardised) next to the function
-  distribution of the fitted :class:`~recsys.similar.CrossCulturalRecommender` (the public label
-  where there is one, the audio prediction otherwise) go through another small head.
+  distribution of the fitted :class:`~recsys.similar.CrossCulturalRecommender` (the known label
+  where there is one, the audio prediction otherwise) go through another small head. Because the
+  head reads that distribution, an expert's new label needs no training: the song's vector is
+  projected again (:meth:`TextMusicEmbedding.follow`).
 - **Loss.** Symmetric InfoNCE over (track, caption) pairs. A caption such as "a dance song" is true
   of every dance track, so the targets are *all* pairs in the batch whose caption belongs to the
   track (normalised), not only the diagonal: identical captions are not pushed apart.
