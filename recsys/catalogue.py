@@ -206,6 +206,27 @@ class TrackCatalogue:
                 "export-factors`"
             ) from None
 
+    def dataset_only(self) -> TrackCatalogue:
+        """This catalogue with the dataset's labels only: experts' labels and links left out.
+
+        Evaluations score against it, so that an expert's answer never becomes the ground truth
+        it is measured by.
+        """
+        expert = self.label_source == "expert"
+        if not expert.any() and not self.links:
+            return self
+        functions = self.functions.copy()
+        functions[expert] = ""
+        blank = np.where(expert, "", self.label_source)
+        return dataclasses.replace(
+            self,
+            functions=functions,
+            label_source=blank,
+            label_experts=np.where(expert, "", self.label_experts),
+            label_dates=np.where(expert, "", self.label_dates),
+            links=(),
+        )
+
     def tracks_of(self, culture_ids: tuple[str, ...]) -> np.ndarray:
         """Rows of the tracks at or below the given cultures, ascending."""
         members = self.tree.societies_of(culture_ids)

@@ -134,7 +134,7 @@ def cross_cultural_evaluation(
     from recsys.cultural_eval import evaluate_cross_cultural, write_cross_cultural_report
 
     held = validation_societies(audio_run or _audio_run())
-    ev = evaluate_cross_cultural(load_catalogue(driver), held, **options)
+    ev = evaluate_cross_cultural(load_catalogue(driver).dataset_only(), held, **options)
     report = write_cross_cultural_report(ev, out or soundbridge_home() / CROSSCULTURAL_REPORT)
     return ev, report
 

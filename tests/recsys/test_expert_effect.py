@@ -180,6 +180,16 @@ def test_a_new_concept_becomes_a_class_and_the_refit_keeps_it(base, fitted) -> N
     assert MIN_EXAMPLES > 1
 
 
+def test_evaluations_read_the_dataset_labels_only(base) -> None:
+    answered = _answered(base, {"t001": "Dance"})
+    plain = answered.dataset_only()
+    row = base.index("t001")
+    assert answered.functions[row] == "Dance" and plain.functions[row] == ""
+    assert plain.label_source[row] == "" and not plain.links
+    np.testing.assert_array_equal(plain.functions, base.functions)  # the dataset's, as before
+    assert base.dataset_only() is base  # nothing to leave out
+
+
 def test_function_model_trains_only_classes_with_enough_examples() -> None:
     rng = np.random.default_rng(0)
     y = np.array(["Dance", "Lullaby"] * 30)
