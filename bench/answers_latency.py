@@ -47,7 +47,6 @@ import platform
 import random
 import signal
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -57,17 +56,16 @@ import neo4j
 import numpy as np
 
 from kg.accounts import account_key, add_account
-from kg.config import Neo4jSettings
 from kg.connection import connect
 from kg.ingest import ingest
-from kg.server import Neo4jServer
 from recsys import similar
 from recsys.catalogue import TrackCatalogue, load_catalogue
 from recsys.cultures import LEVELS
 from recsys.similar import CrossCulturalRecommender
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import free_port, store_synthetic_factors  # noqa: E402  (bench/ is not a package)
+from load import store_synthetic_factors  # noqa: E402  (bench/ is not a package)
+from private_server import private_neo4j  # noqa: E402
 from similar_latency import draw_queries, summary  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -371,24 +369,14 @@ def main() -> None:
     if not os.environ.get("SOUNDBRIDGE_DATA") and SHARED_DATA.is_dir():
         os.environ["SOUNDBRIDGE_DATA"] = str(SHARED_DATA)
     load_average = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="soundbridge-bench-answers-") as tmp:
-        home = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
-        env.update({"NEO4J_URI": f"bolt://127.0.0.1:{free_port()}", "SOUNDBRIDGE_HOME": tmp})
-        settings = Neo4jSettings.from_env(env)
-        server = Neo4jServer(settings)
-        server.install()
-        server.start(die_with_parent=True)
-        try:
-            with connect(settings) as driver:
-                t = time.perf_counter()
-                ingest(driver, sources=["ccmc", "cantometrics"], progress=False)
-                tracks = store_synthetic_factors(driver, args.seed)
-                print(f"graph ready: {len(tracks)} tracks in {time.perf_counter() - t:.0f}s")
-                figures = run(driver, home, args)
-            version = server.status().version
-        finally:
-            server.stop(force=True)
+    with private_neo4j("soundbridge-bench-answers-") as (server, home, _env):
+        with connect(server.settings) as driver:
+            t = time.perf_counter()
+            ingest(driver, sources=["ccmc", "cantometrics"], progress=False)
+            tracks = store_synthetic_factors(driver, args.seed)
+            print(f"graph ready: {len(tracks)} tracks in {time.perf_counter() - t:.0f}s")
+            figures = run(driver, home, args)
+        version = server.status().version
     result = {
         "benchmark": "answers_latency",
         "command": "python bench/answers_latency.py " + " ".join(sys.argv[1:]),

@@ -28,16 +28,14 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from kg.config import Neo4jSettings
+from private_server import private_neo4j  # bench/ is not a package
+
 from kg.connection import connect
 from kg.ingest import IngestSummary, ingest
-from kg.server import Neo4jServer
 
 TARGET = 100_000
 WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
@@ -65,31 +63,19 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="soundbridge-bench-") as home:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
-        env.update({"NEO4J_URI": f"bolt://127.0.0.1:{port}", "SOUNDBRIDGE_HOME": home})
-        settings = Neo4jSettings.from_env(env)
-        server = Neo4jServer(settings)
-        server.install()
-        server.start(die_with_parent=True)
-        try:
-            with connect(settings) as driver:
-                runs = []
-                kw = {"batch_size": args.batch_size, "workers": args.workers, "progress": False}
-                for i in range(1 + args.repeats):
-                    if i:
-                        with driver.session() as session:
-                            session.run(WIPE).consume()
-                    runs.append(figures(ingest(driver, **kw)))
-                    print(f"fresh run {i + 1}: {runs[-1]}", flush=True)
-                rerun = figures(ingest(driver, **kw))
-                print(f"re-ingest: {rerun}", flush=True)
-            version = server.status().version
-        finally:
-            server.stop()
+    with private_neo4j("soundbridge-bench-") as (server, _home, _env):
+        with connect(server.settings) as driver:
+            runs = []
+            kw = {"batch_size": args.batch_size, "workers": args.workers, "progress": False}
+            for i in range(1 + args.repeats):
+                if i:
+                    with driver.session() as session:
+                        session.run(WIPE).consume()
+                runs.append(figures(ingest(driver, **kw)))
+                print(f"fresh run {i + 1}: {runs[-1]}", flush=True)
+            rerun = figures(ingest(driver, **kw))
+            print(f"re-ingest: {rerun}", flush=True)
+        version = server.status().version
 
     cold, warm = runs[0], runs[1:] or runs
 

@@ -51,7 +51,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,13 +60,12 @@ from typing import Any
 import httpx
 import neo4j
 import numpy as np
+from private_server import free_port, private_neo4j  # bench/ is not a package
 
 from audio.graph import store_factors
 from kg.accounts import account_key, add_account
-from kg.config import Neo4jSettings
 from kg.connection import connect
 from kg.ingest import ingest
-from kg.server import Neo4jServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -105,16 +103,6 @@ def store_synthetic_factors(driver: neo4j.Driver, seed: int = 0) -> list[str]:
 
 
 # ---------------------------------------------------------------------- processes
-def free_port() -> int:
-    """A loopback TCP port nothing listens on now (the kernel picks it; never Neo4j's 7687)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port != 7687:
-            return port
-
-
 def _die_with_parent() -> None:
     """In the child: get SIGTERM when the benchmark dies, however it dies (Linux only)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -399,37 +387,28 @@ def main() -> None:
         os.environ["SOUNDBRIDGE_DATA"] = str(SHARED_DATA)
     load_average = os.getloadavg()
 
-    with tempfile.TemporaryDirectory(prefix="soundbridge-bench-load-") as tmp:
-        home = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
-        env.update({"NEO4J_URI": f"bolt://127.0.0.1:{free_port()}", "SOUNDBRIDGE_HOME": tmp})
-        settings = Neo4jSettings.from_env(env)
-        server = Neo4jServer(settings)
-        server.install()
-        server.start(die_with_parent=True)
-        try:
-            with connect(settings) as driver:
-                start = time.perf_counter()
-                ingest(driver, sources=["ccmc", "cantometrics"], progress=False)
-                setup = {"ingest": time.perf_counter() - start}
-                tracks = store_synthetic_factors(driver, args.seed)
-                # One account per client (and one for the warm-up), so each session is its own.
-                key = account_key(home)
-                accounts = [f"bench-{i:03d}" for i in range(args.clients + 1)]
-                for name in accounts:
-                    add_account(driver, name, PASSWORD, "viewer", key=key)
-                setup["factors_and_accounts"] = time.perf_counter() - start - setup["ingest"]
-            print(f"graph ready: {len(tracks)} tracks, {setup}", flush=True)
-            env["NEO4J_PASSWORD"] = settings.password
-            port = free_port()
-            with dashboard(env, port, home / "dashboard.log") as proc:
-                figures = asyncio.run(
-                    run_load(f"http://127.0.0.1:{port}", proc.pid, accounts, tracks, args)
-                )
-            log_lines = (home / "dashboard.log").read_text(errors="replace").splitlines()
-            version = server.status().version
-        finally:
-            server.stop(force=True)
+    with private_neo4j("soundbridge-bench-load-") as (server, home, env):
+        settings = server.settings
+        with connect(settings) as driver:
+            start = time.perf_counter()
+            ingest(driver, sources=["ccmc", "cantometrics"], progress=False)
+            setup = {"ingest": time.perf_counter() - start}
+            tracks = store_synthetic_factors(driver, args.seed)
+            # One account per client (and one for the warm-up), so each session is its own.
+            key = account_key(home)
+            accounts = [f"bench-{i:03d}" for i in range(args.clients + 1)]
+            for name in accounts:
+                add_account(driver, name, PASSWORD, "viewer", key=key)
+            setup["factors_and_accounts"] = time.perf_counter() - start - setup["ingest"]
+        print(f"graph ready: {len(tracks)} tracks, {setup}", flush=True)
+        env["NEO4J_PASSWORD"] = settings.password
+        port = free_port()
+        with dashboard(env, port, home / "dashboard.log") as proc:
+            figures = asyncio.run(
+                run_load(f"http://127.0.0.1:{port}", proc.pid, accounts, tracks, args)
+            )
+        log_lines = (home / "dashboard.log").read_text(errors="replace").splitlines()
+        version = server.status().version
 
     result = {
         "benchmark": "load",
