@@ -27,6 +27,7 @@ import numpy as np
 from recsys.base import NotFittedError
 
 if TYPE_CHECKING:
+    from kg.expert import Concept
     from recsys.similar import CrossCulturalRecommender
 
 __all__ = [
@@ -211,6 +212,8 @@ class QueueItem:
         uncertainty: in ``[0, 1]`` (see :func:`uncertainty`); higher = less sure.
         predicted: the three most probable functions, ``(label, probability)``, best first.
         nearest_known: the three songs with a known function closest in z_a, closest first.
+        concept_score: with a concept, how likely the song serves it, zero-shot
+            (:func:`recsys.concepts.concept_scores`); ``None`` otherwise.
     """
 
     track_id: str
@@ -222,6 +225,7 @@ class QueueItem:
     uncertainty: float
     predicted: tuple[tuple[str, float], ...]
     nearest_known: tuple[KnownNeighbour, ...]
+    concept_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict: ``predicted`` as ``[label, probability]`` pairs,
@@ -240,6 +244,8 @@ def review_queue(
     method: str = "entropy",
     n_predicted: int = 3,
     n_neighbours: int = 3,
+    concept: Concept | None = None,
+    function_embeddings: np.ndarray | None = None,
 ) -> list[QueueItem]:
     """The ``k`` songs of a fitted recommender to ask experts about, in asking order.
 
@@ -249,6 +255,10 @@ def review_queue(
     :func:`review_order` on the :func:`uncertainty` of the model's function posterior
     (``model.distribution_``), with societies and their HRAF regions from the catalogue's Culture
     tree; ties go to the lower track id (the catalogue's order).
+
+    With a ``concept`` (an expert's, perhaps not yet given to any song), the ordering key is
+    :func:`recsys.concepts.concept_scores` × uncertainty instead: first the songs the model thinks
+    may serve the concept but is unsure of, with the same spreading over societies and regions.
 
     Reads only the fitted recommender's attributes: ``catalogue_``, ``labels_``,
     ``distribution_``, ``za_`` (unit z_a rows) and ``function_model_.classes_``.
@@ -263,6 +273,9 @@ def review_queue(
         method: ``"entropy"`` or ``"margin"``.
         n_predicted: functions listed per song.
         n_neighbours: known songs listed per song.
+        concept: a :class:`kg.expert.Concept` to ask about (see above).
+        function_embeddings: Shapes: ``(C, d)`` the function table for the concept's zero-shot
+            placement (:func:`recsys.concepts.concept_scores`); default: MiniLM.
 
     Raises:
         NotFittedError: the model is not fitted.
@@ -312,7 +325,12 @@ def review_queue(
     region_of = {s: tree.ancestor(s, "region") or "" for s in set(societies.tolist())}
     regions = np.array([region_of[s] for s in societies.tolist()], dtype=object).astype(str)
     u = uncertainty(posterior, method)
-    picked = review_order(u, societies, regions, k)
+    fit: np.ndarray | None = None
+    if concept is not None:
+        from recsys.concepts import concept_scores
+
+        fit = concept_scores(model, concept, function_embeddings=function_embeddings)[rows]
+    picked = review_order(u if fit is None else fit * u, societies, regions, k)
     chosen = rows[picked]
 
     known = np.flatnonzero(labels != "")
@@ -348,6 +366,7 @@ def review_queue(
                 uncertainty=float(u[p]),
                 predicted=tuple((classes[j], float(dist[j])) for j in best),
                 nearest_known=neighbours[i],
+                concept_score=None if fit is None else float(fit[p]),
             )
         )
     return out

@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import neo4j
 import numpy as np
@@ -57,6 +57,7 @@ from loaders.files import replacing
 from recsys import queries
 from recsys.base import Estimator, NotFittedError
 from recsys.catalogue import TrackCatalogue
+from recsys.concepts import concept_scores, detect_concept, nearest_functions
 from recsys.cultures import CultureResolver, ResolvedCulture
 from recsys.embedding import unit_rows
 from recsys.similar import (
@@ -79,6 +80,9 @@ __all__ = [
     "text_cache_dir",
     "track_captions",
 ]
+
+if TYPE_CHECKING:
+    from kg.expert import Concept
 
 # This statement belongs in recsys/queries.py beside CATALOGUE_TRACKS; it lives here until that
 # module takes it (the catalogue does not read style codes).
@@ -584,8 +588,15 @@ class TextMusicEmbedding(Estimator):
         target_culture: str | ResolvedCulture | None = None,
         detect: bool = True,
         pool: np.ndarray | None = None,
+        concept: Concept | None = None,
+        function_embeddings: np.ndarray | None = None,
     ) -> list[Recommendation]:
         """The ``k`` tracks whose music side is closest to the query's text side.
+
+        With a ``concept`` (an expert's, named in the query), tracks are ranked by how likely they
+        serve it, zero-shot (:func:`recsys.concepts.concept_scores`, to two decimals), and within
+        equal concept scores by the cosine: the concept decides what a result is, the rest of the
+        query's words (a culture, a style) order the songs it cannot tell apart.
 
         Args:
             query: free text ("a healing song from the Amazon").
@@ -593,6 +604,9 @@ class TextMusicEmbedding(Estimator):
             target_culture: search only this culture's tracks (wins over a culture in the text).
             detect: look for a culture named in the query when ``target_culture`` is not given.
             pool: Shapes: ``(m,)`` int rows to search among (evaluation); default: all.
+            concept: a :class:`kg.expert.Concept` the query names.
+            function_embeddings: Shapes: ``(C, d)`` the function table for the concept's placement;
+                default: MiniLM (:func:`recsys.concepts.function_text_embeddings`).
 
         Raises:
             ValueError (bad ``k`` or empty query), UnknownCultureError, EmptyCultureError.
@@ -628,9 +642,31 @@ class TextMusicEmbedding(Estimator):
         q = self.embed_queries([query])[0]
         scores = self.track_vectors_[rows] @ q
         n = min(int(k), len(rows))
+        raw = self._encode([query])[0]
+        if concept is not None:
+            fits = concept_scores(
+                self.recommender_, concept, function_embeddings=function_embeddings
+            )
+            near = nearest_functions(
+                self.recommender_, concept, function_embeddings=function_embeddings
+            )
+            key = np.round(fits[rows], 2)
+            top = np.lexsort((cat.track_ids[rows], -scores, -key))[:n]
+            return [
+                self._result(
+                    query,
+                    raw,
+                    int(rows[i]),
+                    float(scores[i]),
+                    culture,
+                    via,
+                    words,
+                    concept=(concept, float(fits[rows[i]]), near),
+                )  # fmt: skip
+                for i in top
+            ]
         top = np.argpartition(-scores, n - 1)[:n] if n < len(rows) else np.arange(len(rows))
         top = top[np.lexsort((cat.track_ids[rows[top]], -scores[top]))]
-        raw = self._encode([query])[0]
         return [
             self._result(query, raw, int(rows[i]), float(scores[i]), culture, via, words)
             for i in top
@@ -645,6 +681,7 @@ class TextMusicEmbedding(Estimator):
         culture: ResolvedCulture | None,
         via: str,
         words: str,
+        concept: tuple[Concept, float, list[tuple[str, float]]] | None = None,
     ) -> Recommendation:
         rec = self.recommender_
         cat = rec.catalogue_
@@ -694,6 +731,15 @@ class TextMusicEmbedding(Estimator):
         else:
             parts.append(f"Function not public; predicted {function} (p={p[best]:.2f}).")
         parts.append(f"Closest caption: {closest!r}.")
+        if concept is not None:
+            con, fit, near = concept
+            placed = ", ".join(f"{f} ({w:.2f})" for f, w in near)
+            parts.insert(
+                0,
+                f"Matches the concept {con.name} (added by {con.expert}): "
+                f"{_short(con.description)}; "
+                f"score {fit:.2f}, placed nearest {placed}.",
+            )
         details = {
             "cosine": score,
             "matched_facts": matched,
@@ -709,6 +755,15 @@ class TextMusicEmbedding(Estimator):
             "function_date": date or None,
             "closest_caption": closest,
         }
+        if concept is not None:
+            con, fit, near = concept
+            details["concept"] = {
+                "id": con.id,
+                "name": con.name,
+                "expert": con.expert,
+                "score": fit,
+                "placed_nearest": [[f, w] for f, w in near],
+            }
         return Recommendation(
             track_id=str(cat.track_ids[j]),
             score=score,
@@ -985,7 +1040,10 @@ def search_text(
             ``NEO4J_PASSWORD`` (kept for the process).
 
     Returns:
-        Best first; each with an explanation (facts matched, culture filter, cosine).
+        Best first; each with an explanation (facts matched, culture filter, cosine). When the
+        query names an active expert concept (its name, case ignored, the longest first), the
+        tracks are ranked by the concept's zero-shot score and then the cosine (see
+        :meth:`TextMusicEmbedding.search`), and each explanation says where the concept was placed.
 
     Raises:
         ValueError (bad ``k`` or empty query), UnknownCultureError (with the closest names),
@@ -1001,4 +1059,15 @@ def search_text(
         from recsys.similar import _default_driver
 
         driver = _default_driver()
-    return served_text_model(driver).search(query, k, target_culture=target_culture)
+    from kg.expert import list_concepts
+
+    concept = detect_concept(query, list_concepts(driver))
+    return served_text_model(driver).search(
+        query, k, target_culture=target_culture, concept=concept
+    )
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut at a word before ``limit`` characters (with "…")."""
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 1].rsplit(" ", 1)[0] + "…"

@@ -495,11 +495,15 @@ def create_app(
         request: Request,
         k: int = Query(20, ge=1, le=100),
         culture: str | None = None,
+        concept: str | None = None,
     ) -> dict[str, Any] | JSONResponse:
+        from kg.expert import list_concepts
+        from recsys.concepts import resolve_concept
         from soundbridge.dashboard.review import queue_for
 
         try:
-            return queue_for(model(), request.state.account, culture, k, audio_url)
+            asked = resolve_concept(concept, list_concepts(driver)) if concept else None
+            return queue_for(model(), request.state.account, culture, k, audio_url, asked)
         except SoundbridgeError as e:
             return _library_error(e)
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from kg.accounts import Account
-from kg.expert import ExpertError, ExpertNotFoundError, ExpertPermissionError
+from kg.expert import Concept, ExpertError, ExpertNotFoundError, ExpertPermissionError
 from loaders.errors import SoundbridgeError
 from recsys.review import review_queue
 from recsys.similar import CrossCulturalRecommender
@@ -44,9 +44,11 @@ def queue_for(
     culture: str | None,
     k: int,
     audio_url: AudioUrl,
+    concept: Concept | None = None,
 ) -> dict[str, Any]:
     """The review queue an expert sees: within ``culture`` when given, and always within their
-    scope (an admin's scope is everything).
+    scope (an admin's scope is everything). With a ``concept``, the songs that may serve it
+    (zero-shot, :mod:`recsys.concepts`) and whose function the model is unsure of come first.
 
     Raises:
         UnknownCultureError: ``culture`` names nothing (with suggestions).
@@ -58,7 +60,7 @@ def queue_for(
     if culture:
         asked = model.rows(model.catalogue_.tree.resolve(culture).ids)
         rows = asked if rows is None else np.intersect1d(rows, asked)
-    items = review_queue(model, k=k, culture_rows=rows)
+    items = review_queue(model, k=k, culture_rows=rows, concept=concept)
     cat = model.catalogue_
     audio = (
         {str(t): str(a) for t, a in zip(cat.track_ids, cat.audio, strict=True)}
@@ -73,4 +75,8 @@ def queue_for(
             n["audio_url"] = audio_url(n["track_id"], audio.get(n["track_id"], ""))
         out.append(d)
     scope = "everything" if account.role == "admin" else ", ".join(account.scopes) or "nothing"
-    return {"items": out, "scope": scope}
+    return {
+        "items": out,
+        "scope": scope,
+        "concept": concept.to_dict() if concept is not None else None,
+    }
