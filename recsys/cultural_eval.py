@@ -11,7 +11,7 @@ Protocol (issue "cross-cultural alignment", *Done when*):
 * **Candidates**: the target region's songs whose function is public (judged), the query excluded;
   every method ranks all of them and keeps its top ``k``. The share of the top ``k`` serving the
   query's function is compared with *chance*, the share of the candidates that do.
-* **Methods**: MIRtoolbox cosine (the surface-acoustic baseline of the issue), z_a cosine, the
+* **Methods**: MIRtoolbox cosine (the surface-acoustic baseline), z_a cosine, the
   recommender without alignment, and with each OT alignment.
 
 Beyond accuracy, per list: nDCG@k (relevance = same function), serendipity (z_s distance ×

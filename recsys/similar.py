@@ -883,7 +883,7 @@ def _refit_loop(key: str, driver: neo4j.Driver, params: dict[str, Any]) -> None:
         try:
             fitted = CrossCulturalRecommender(**params).fit(load_catalogue(driver))
             _install(key, fitted, started)
-        except Exception:
+        except Exception:  # any failure of a refit thread: log it, keep the served model
             log.exception("background refit of the served recommender failed; the model with "
                           "the experts' answers folded in keeps serving")  # fmt: skip
             with _SERVED_LOCK:
