@@ -26,6 +26,7 @@ from recsys.catalogue import ExpertLink, TrackCatalogue, answered_rows
 from recsys.cultures import CultureResolver
 from recsys.functions import MIN_EXAMPLES, FunctionModel, label_distribution
 from recsys.similar import CrossCulturalRecommender
+from tests.recsys.known_graph import build_known_graph
 
 WAIT = 120.0  # seconds a test waits for a thread before it gives up (never reached when it works)
 
@@ -476,11 +477,9 @@ def test_a_failed_refit_is_logged_and_the_answers_keep_serving(base, offline, ca
 
 
 # ---------------------------------------------------------------------- against the server
-DIM = 16
 YAP = ("NHS2-5KU4", "NHS2-9Y4I", "NHS2-YLEN")  # Yapese songs, function withheld
 EWE = "NHS2-QAHO"  # Ewe, public label Dance
 # Test-only Cypher: what the known-answer factors are drawn from; the experts' part emptied.
-_TRACKS = "MATCH (t:Track) RETURN t.id AS id, t.function AS function, t.hraf_region AS region"
 _CLEAR = """
 MATCH (n) WHERE n:Answer OR n:Concept DETACH DELETE n
 WITH count(*) AS _
@@ -490,23 +489,10 @@ MATCH ()-[r:EXPERT_CONSTRAINT]->() DELETE r
 
 @pytest.fixture(scope="module")
 def graph(neo4j_driver, graph_wiper, tmp_path_factory):
-    from audio.graph import store_factors
     from kg.accounts import account_key, add_account
-    from kg.ingest import ingest
 
     graph_wiper(neo4j_driver)
-    ingest(neo4j_driver, sources=["ccmc", "cantometrics"], progress=False)
-    records, _, _ = neo4j_driver.execute_query(_TRACKS)
-    rows = sorted((r["id"], r["function"] or "", r["region"] or "") for r in records)
-    rng = np.random.default_rng(0)
-    fc = {f: 3.0 * rng.normal(size=DIM) for f in sorted({r[1] for r in rows})}
-    fc[""] = np.zeros(DIM)
-    rc = {g: 3.0 * rng.normal(size=DIM) for g in sorted({r[2] for r in rows})}
-    n = len(rows)
-    za = np.array([fc[r[1]] for r in rows]) + 0.5 * rng.normal(size=(n, DIM))
-    zs = np.array([rc[r[2]] for r in rows]) + 0.5 * rng.normal(size=(n, DIM))
-    zc = rng.normal(size=(n, DIM))
-    assert store_factors(neo4j_driver, [r[0] for r in rows], zc, zs, za) == 1007
+    build_known_graph(neo4j_driver)
     key = account_key(tmp_path_factory.mktemp("expert-effect-home"))
     for name, role, scopes in [
         ("rosa", "expert", ["CCMCyape1248"]),

@@ -18,19 +18,17 @@ import neo4j
 import numpy as np
 import pytest
 
-from audio.graph import add_track, store_factors
+from audio.graph import add_track
 from kg.connection import connect
-from kg.ingest import ingest
 from recsys import similar
 from recsys.catalogue import TrackCatalogue, added_rows, load_catalogue
 from recsys.cultures import CultureResolver
 from recsys.similar import CrossCulturalRecommender, served_catalogue
+from tests.recsys.known_graph import DIM, build_known_graph
 
-DIM = 16
 WAIT = 120.0  # seconds a test waits for threads before it gives up (never reached when it works)
 
 # Test-only Cypher: what the known-answer factors are drawn from, and the changes the tests make.
-_TRACKS = "MATCH (t:Track) RETURN t.id AS id, t.function AS function, t.hraf_region AS region"
 _DELETE_USER_TRACKS = "MATCH (t:Track) WHERE t.id STARTS WITH 'user:' DETACH DELETE t"
 _SET_ZA = "MATCH (t:Track {id: $id}) SET t.za = $za"
 _LABEL = (
@@ -127,18 +125,7 @@ def test_add_tracks_refuses_what_it_cannot_fold_in(small) -> None:
 @pytest.fixture(scope="module")
 def graph(neo4j_driver: neo4j.Driver, graph_wiper) -> neo4j.Driver:
     graph_wiper(neo4j_driver)
-    ingest(neo4j_driver, sources=["ccmc", "cantometrics"], progress=False)
-    records, _, _ = neo4j_driver.execute_query(_TRACKS)
-    rows = sorted((r["id"], r["function"] or "", r["region"] or "") for r in records)
-    rng = np.random.default_rng(0)
-    fc = {f: 3.0 * rng.normal(size=DIM) for f in sorted({r[1] for r in rows})}
-    fc[""] = np.zeros(DIM)
-    rc = {g: 3.0 * rng.normal(size=DIM) for g in sorted({r[2] for r in rows})}
-    n = len(rows)
-    za = np.array([fc[r[1]] for r in rows]) + 0.5 * rng.normal(size=(n, DIM))
-    zs = np.array([rc[r[2]] for r in rows]) + 0.5 * rng.normal(size=(n, DIM))
-    zc = rng.normal(size=(n, DIM))
-    assert store_factors(neo4j_driver, [r[0] for r in rows], zc, zs, za) == 1007
+    build_known_graph(neo4j_driver)
     return neo4j_driver
 
 

@@ -13,34 +13,19 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from audio.graph import add_track, store_factors
-from kg.ingest import ingest
+from audio.graph import add_track
 from recsys.catalogue import UnknownTrackError, load_catalogue
 from recsys.cultures import UnknownCultureError
 from recsys.similar import CrossCulturalRecommender, recommend_similar
+from tests.recsys.known_graph import DIM, build_known_graph
 
 pytestmark = pytest.mark.neo4j
-
-DIM = 16
-# Test-only Cypher: what the known-answer factors are drawn from.
-_TRACKS = "MATCH (t:Track) RETURN t.id AS id, t.function AS function, t.hraf_region AS region"
 
 
 @pytest.fixture(scope="module")
 def graph(neo4j_driver: neo4j.Driver, graph_wiper) -> neo4j.Driver:
     graph_wiper(neo4j_driver)
-    ingest(neo4j_driver, sources=["ccmc", "cantometrics"], progress=False)
-    records, _, _ = neo4j_driver.execute_query(_TRACKS)
-    rows = sorted((r["id"], r["function"] or "", r["region"] or "") for r in records)
-    rng = np.random.default_rng(0)
-    fc = {f: 3.0 * rng.normal(size=DIM) for f in sorted({r[1] for r in rows})}
-    fc[""] = np.zeros(DIM)
-    rc = {g: 3.0 * rng.normal(size=DIM) for g in sorted({r[2] for r in rows})}
-    n = len(rows)
-    za = np.array([fc[r[1]] for r in rows]) + 0.5 * rng.normal(size=(n, DIM))
-    zs = np.array([rc[r[2]] for r in rows]) + 0.5 * rng.normal(size=(n, DIM))
-    zc = rng.normal(size=(n, DIM))
-    assert store_factors(neo4j_driver, [r[0] for r in rows], zc, zs, za) == 1007
+    build_known_graph(neo4j_driver)
     return neo4j_driver
 
 
