@@ -8,7 +8,7 @@ __all__ = ["SET_TRACK_FACTORS", "FIND_CULTURE", "ADD_TRACK", "TRACK_EXISTS"]
 SET_TRACK_FACTORS = """
 UNWIND $rows AS row
 MATCH (t:Track {id: row.id})
-SET t.zc = row.zc, t.zs = row.zs, t.za = row.za
+SET t.zc = row.zc, t.zs = row.zs, t.za = row.za, t.factors_at = datetime()
 RETURN count(t) AS updated
 """
 
@@ -31,7 +31,7 @@ OPTIONAL MATCH (before:Track {id: $id})
 WITH c, before IS NOT NULL AS existed
 MERGE (t:Track {id: $id})
 SET t.name = $name, t.source = 'user', t.audio = $audio,
-    t.zc = $zc, t.zs = $zs, t.za = $za
+    t.zc = $zc, t.zs = $zs, t.za = $za, t.factors_at = datetime()
 WITH c, t, existed
 OPTIONAL MATCH (t)-[old:FROM_CULTURE]->(prev:Culture)
 WHERE prev <> c

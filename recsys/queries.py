@@ -57,7 +57,10 @@ FUNCTION_NAMES = "MATCH (f:Function) RETURN f.name AS name ORDER BY name"
 #: EXPERT_CONSTRAINT edges; retiring or merging a concept (whose answers then count for nothing,
 #: or for another) the count of active concepts.
 CATALOGUE_STAMP = """
-CALL () { MATCH (t:Track) WHERE t.za IS NOT NULL RETURN count(t) AS tracks }
+CALL () {
+  MATCH (t:Track) WHERE t.za IS NOT NULL
+  RETURN count(t) AS tracks, toString(max(t.factors_at)) AS factors_at
+}
 CALL () { MATCH (:Track)-[r:SERVES_FUNCTION]->() RETURN count(r) AS labels }
 CALL () { MATCH (:Track)-[r:FROM_CULTURE]->() RETURN count(r) AS links }
 CALL () { MATCH (c:Culture) RETURN count(c) AS cultures }
@@ -68,8 +71,8 @@ CALL () {
   MATCH (c:Concept) RETURN count(c) AS concepts, count(CASE c.status WHEN 'active' THEN 1 END)
     AS active_concepts
 }
-RETURN tracks, labels, links, cultures, culture_links, answers, answered, constraints, concepts,
-       active_concepts
+RETURN tracks, factors_at, labels, links, cultures, culture_links, answers, answered, constraints,
+       concepts, active_concepts
 """
 
 #: Last.fm artists linked to any of the cultures ``$ids`` by at least ``$min_count`` tag uses.

@@ -18,7 +18,7 @@ import neo4j
 import numpy as np
 import pytest
 
-from audio.graph import add_track
+from audio.graph import add_track, store_factors
 from kg.connection import connect
 from recsys import similar
 from recsys.catalogue import TrackCatalogue, added_rows, load_catalogue
@@ -341,6 +341,16 @@ def _rewrite_factors_and_add(graph: neo4j.Driver) -> Callable[[], object]:
     return lambda: graph.execute_query(_SET_ZA, id="NHS2-TBMU", za=za)
 
 
+def _rewrite_factors(graph: neo4j.Driver) -> Callable[[], object]:
+    # the counts stay as they were: only the factors' time tells (store_factors sets it)
+    row = graph.execute_query(
+        "MATCH (t:Track {id: 'NHS2-TBMU'}) RETURN t.zc AS zc, t.zs AS zs, t.za AS za"
+    )[0][0]
+    z = {k: np.asarray(row[k])[None] for k in ("zc", "zs", "za")}  # Shapes: (1, DIM)
+    store_factors(graph, ["NHS2-TBMU"], z["zc"], z["zs"], -z["za"])
+    return lambda: store_factors(graph, ["NHS2-TBMU"], z["zc"], z["zs"], z["za"])
+
+
 def _add_a_labelled_track(graph: neo4j.Driver) -> Callable[[], object]:
     z = np.ones(DIM)
     add_track(graph, "user:labelled", name="x", culture_id="CCMCewee1241", audio="",
@@ -351,7 +361,14 @@ def _add_a_labelled_track(graph: neo4j.Driver) -> Callable[[], object]:
 
 @pytest.mark.neo4j
 @pytest.mark.parametrize(
-    "change", [_remove_factors, _label_a_track, _rewrite_factors_and_add, _add_a_labelled_track]
+    "change",
+    [
+        _remove_factors,
+        _label_a_track,
+        _rewrite_factors,
+        _rewrite_factors_and_add,
+        _add_a_labelled_track,
+    ],
 )
 def test_any_other_change_refits(graph, served, change) -> None:
     fits, _ = served
