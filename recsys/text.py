@@ -953,6 +953,8 @@ def read_style_codes(driver: neo4j.Driver) -> dict[str, list[str]]:
 _SERVED: dict[str, tuple[str, TextMusicEmbedding]] = {}
 _SERVED_KEEP = 8
 _SERVED_LOCK = threading.Lock()
+#: One gate per key while its model is being made, so that concurrent cold callers train once.
+_MAKING: dict[str, threading.Lock] = {}
 
 
 def _digest(
@@ -997,6 +999,26 @@ def served_text_model(
     styles = read_style_codes(driver)
     key = f"{recommender.catalogue_.stamp}-{_digest(recommender, styles)}"
     family = _digest(recommender, styles, stamp=False)
+    with _SERVED_LOCK:
+        hit = _SERVED.get(key)
+        if hit is not None and hit[1].recommender_ is recommender:
+            return hit[1]
+        gate = _MAKING.setdefault(key, threading.Lock())
+    with gate:  # the first caller makes it; the others find it in memory when they get in
+        try:
+            return _served_text_model(key, family, recommender, styles, cache)
+        finally:
+            with _SERVED_LOCK:
+                _MAKING.pop(key, None)
+
+
+def _served_text_model(
+    key: str,
+    family: str,
+    recommender: CrossCulturalRecommender,
+    styles: Mapping[str, Sequence[str]],
+    cache: str | os.PathLike[str] | None,
+) -> TextMusicEmbedding:
     with _SERVED_LOCK:
         hit = _SERVED.get(key)
         if hit is not None and hit[1].recommender_ is recommender:

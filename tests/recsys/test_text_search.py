@@ -228,9 +228,8 @@ MERGE (t)-[:SERVES_FUNCTION]->(f)
 """
 
 
-@pytest.mark.neo4j
-def test_search_text_from_the_graph_caches_heads_on_disk(neo4j_db, tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUNDBRIDGE_HOME", str(tmp_path))
+def _write_synthetic_graph(driver: neo4j.Driver) -> None:
+    """The synthetic catalogue in the graph, its Akan songs unlabelled."""
     cat = synthetic_catalogue()
     tracks = [
         {"id": str(t), "name": str(n), "culture": str(c), "zc": z[:4].tolist(),
@@ -242,12 +241,18 @@ def test_search_text_from_the_graph_caches_heads_on_disk(neo4j_db, tmp_path, mon
         for t, f, c in zip(cat.track_ids, cat.functions, cat.cultures, strict=True)
         if c != "S-akan"
     ]
-    with neo4j_db.session() as s:
+    with driver.session() as s:
         s.run(_WRITE_CULTURES, rows=TREE_ROWS).consume()
         s.run(_WRITE_PARTS, rows=[r for r in TREE_ROWS if r["parent"]]).consume()
         s.run(_WRITE_STYLES, rows=[{"id": k, "codes": v} for k, v in STYLES.items()]).consume()
         s.run(_WRITE_TRACKS, rows=tracks).consume()
         s.run(_WRITE_FUNCTIONS, rows=labelled).consume()
+
+
+@pytest.mark.neo4j
+def test_search_text_from_the_graph_caches_heads_on_disk(neo4j_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUNDBRIDGE_HOME", str(tmp_path))
+    _write_synthetic_graph(neo4j_db)
     got = search_text("a lullaby from Western Africa", 6, driver=neo4j_db)
     assert len(got) == 6 and {r.culture for r in got} <= {"S-ewe", "S-akan"}
     assert got[0].function == "Lullaby" or got[0].details["function"] == "Lullaby"
@@ -258,3 +263,34 @@ def test_search_text_from_the_graph_caches_heads_on_disk(neo4j_db, tmp_path, mon
     only = search_text("a song", 3, target_culture="Cusco Quechua", driver=neo4j_db)
     assert {r.culture for r in only} == {"S-cusco"}
     assert isinstance(neo4j_db, neo4j.Driver)
+
+
+@pytest.mark.neo4j
+@pytest.mark.reliability
+def test_concurrent_cold_text_searches_train_once(neo4j_db, tmp_path, monkeypatch):
+    import threading
+
+    import recsys.text as text
+
+    _write_synthetic_graph(neo4j_db)
+    monkeypatch.setenv("SOUNDBRIDGE_HOME", str(tmp_path))  # no heads on disk
+    monkeypatch.setattr(text, "_SERVED", {})  # none in memory
+    fits = []
+    real_fit = text.TextMusicEmbedding.fit
+
+    def counting_fit(self, *args, **kwargs):
+        fits.append(threading.get_ident())
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(text.TextMusicEmbedding, "fit", counting_fit)
+    got: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(text.served_text_model(neo4j_db)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(got) == 8 and len(fits) == 1
+    assert all(m is got[0] for m in got)
