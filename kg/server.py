@@ -720,11 +720,11 @@ dbms.usage_report.enabled=false
 dbms.security.auth_enabled=true
 
 # Plugins (APOC Core {APOC_VERSION}, GDS {GDS_VERSION}): only their procedures and functions are
-# loaded from the plugins folder. GDS reads the store through internal APIs, which Neo4j allows
-# only to "unrestricted" procedures; APOC Core's need no such access. What analysts may call is
-# narrower still (kg/cypher.py).
+# loaded from the plugins folder. GDS and APOC's apoc.meta.* (the schema summary) read the store
+# through internal APIs, which Neo4j allows only to "unrestricted" procedures; the rest of APOC
+# Core needs no such access. What analysts may call is narrower still (kg/cypher.py).
 dbms.security.procedures.allowlist=apoc.*,gds.*
-dbms.security.procedures.unrestricted=gds.*
+dbms.security.procedures.unrestricted=gds.*,apoc.meta.*
 
 # Memory (SOUNDBRIDGE_NEO4J_HEAP_INITIAL, SOUNDBRIDGE_NEO4J_HEAP_MAX, SOUNDBRIDGE_NEO4J_PAGECACHE).
 server.memory.heap.initial_size={s.heap_initial}
