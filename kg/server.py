@@ -65,6 +65,7 @@ __all__ = [
     "ServerStatus",
     "Neo4jServer",
     "default_pom",
+    "installed_marker",
 ]
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,17 @@ class ServerStatus:
     browser_url: str | None = None
     apoc_version: str | None = None
     gds_version: str | None = None
+
+
+def installed_marker() -> str:
+    """What :meth:`Neo4jServer.install` writes into the lib folder's version marker: the versions
+    of Neo4j, Neo4j Browser, APOC Core and GDS, one ``name version`` a line.
+
+    Examples:
+        >>> installed_marker().splitlines()[0]
+        'neo4j 5.26.30'
+    """
+    return _INSTALLED
 
 
 def default_pom() -> Path:
