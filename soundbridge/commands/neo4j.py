@@ -34,7 +34,7 @@ def _install(server: Neo4jServer) -> None:
     if server.is_installed():
         click.echo(f"Neo4j {NEO4J_VERSION} already installed in {lib}")
         return
-    click.echo(f"installing Neo4j {NEO4J_VERSION} into {lib} (Maven fetches about 125 MB once)")
+    click.echo(f"installing Neo4j {NEO4J_VERSION} into {lib} (Maven fetches about 175 MB once, with the plugins and Neo4j Browser)")
     started = time.monotonic()
     server.install()
     click.echo(f"installed in {time.monotonic() - started:.1f}s")
