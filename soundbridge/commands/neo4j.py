@@ -34,7 +34,10 @@ def _install(server: Neo4jServer) -> None:
     if server.is_installed():
         click.echo(f"Neo4j {NEO4J_VERSION} already installed in {lib}")
         return
-    click.echo(f"installing Neo4j {NEO4J_VERSION} into {lib} (Maven fetches about 175 MB once, with the plugins and Neo4j Browser)")
+    click.echo(
+        f"installing Neo4j {NEO4J_VERSION}, Neo4j Browser, APOC and GDS into {lib} "
+        "(Maven fetches about 175 MB once)"
+    )
     started = time.monotonic()
     server.install()
     click.echo(f"installed in {time.monotonic() - started:.1f}s")
