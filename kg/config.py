@@ -40,6 +40,9 @@ from loaders.errors import ConfigError
 
 __all__ = [
     "NEO4J_VERSION",
+    "NEO4J_BROWSER_VERSION",
+    "APOC_VERSION",
+    "GDS_VERSION",
     "DEFAULT_URI",
     "DEFAULT_USER",
     "URI_ENV",
@@ -64,6 +67,13 @@ log = logging.getLogger(__name__)
 #: The Neo4j Community release soundbridge installs and runs; server/pom.xml carries the same
 #: number (a test pins the two together) and ``install`` passes this one to Maven.
 NEO4J_VERSION = "5.26.30"
+#: Neo4j Browser, served by the local server at ``/browser/`` when HTTP is on.
+NEO4J_BROWSER_VERSION = "5.24.0"
+#: APOC Core and Graph Data Science (open edition), the local server's plugins. Like the server's,
+#: these numbers are in server/pom.xml too (pinned by a test); the install marker records them, so
+#: changing one re-installs.
+APOC_VERSION = "5.26.5"
+GDS_VERSION = "2.13.9"
 
 DEFAULT_URI = "bolt://127.0.0.1:7687"
 DEFAULT_USER = "neo4j"

@@ -75,6 +75,17 @@ ALLOWED_PROCEDURES = frozenset(
         "db.index.vector.queryNodes",
         "db.index.vector.queryRelationships",
         "db.ping",
+        # APOC Core: the schema's summary, and bounded path expansion (read-only).
+        "apoc.meta.schema",
+        "apoc.meta.stats",
+        "apoc.path.expandConfig",
+        "apoc.path.subgraphNodes",
+        "apoc.path.subgraphAll",
+        "apoc.path.spanningTree",
+        # GDS: its version only. Its algorithms run on a projection that must first be written
+        # to the graph catalog (gds.graph.project), which lives on after the query and is shared
+        # by everyone; analysts get them once projections are made and dropped for them.
+        "gds.version",
     }
 )
 
@@ -94,6 +105,23 @@ ALLOWED_FUNCTIONS = frozenset(
         "vector.similarity.cosine",
         "vector.similarity.euclidean",
         "db.nameFromElementId",
+        # APOC Core's pure functions: on values, never on the store or the network.
+        "apoc.version",
+        "apoc.coll.",
+        "apoc.text.",
+        "apoc.map.",
+        "apoc.convert.",
+        "apoc.math.",
+        "apoc.number.",
+        "apoc.date.",
+        "apoc.temporal.",
+        "apoc.label.exists",
+        "apoc.node.degree",
+        "apoc.node.degree.in",
+        "apoc.node.degree.out",
+        "apoc.node.labels",
+        "apoc.rel.type",
+        "gds.version",
     }
 )
 

@@ -10,7 +10,11 @@ with its files under ``$SOUNDBRIDGE_HOME/neo4j/``::
     data/             the databases; kept by stop()
     logs/             neo4j.log, debug.log (Neo4j's) and stdout.log (the JVM's own output)
     run/neo4j.pid     the server's process id
-    import/ plugins/  Neo4j's LOAD CSV and plugin folders
+    import/           Neo4j's LOAD CSV folder
+
+The plugins, APOC Core and Graph Data Science, are installed with the jars, in ``<lib>/plugins``
+(``server.directories.plugins``); Neo4j Browser is on the classpath and served at ``/browser/``
+when HTTP is on.
 
 ``$SOUNDBRIDGE_HOME``, this folder and its subfolders are private (mode 0700), and Neo4j runs with
 umask 077, so its files (``data/dbms/auth.ini`` holds the password's hash) are 0600, whether the
@@ -40,7 +44,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kg.config import NEO4J_VERSION, PASSWORD_ENV, Neo4jSettings, private_file, private_folder
+from kg.config import (
+    APOC_VERSION,
+    GDS_VERSION,
+    NEO4J_BROWSER_VERSION,
+    NEO4J_VERSION,
+    PASSWORD_ENV,
+    Neo4jSettings,
+    private_file,
+    private_folder,
+)
 from kg.connection import connect
 from kg.errors import DatabaseAuthError, DatabaseError
 from loaders.errors import ConfigError
@@ -52,6 +65,7 @@ __all__ = [
     "ServerStatus",
     "Neo4jServer",
     "default_pom",
+    "installed_marker",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,11 +79,21 @@ ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 # rather than in kg/queries.py with the schema and ingestion Cypher.
 _PING = "RETURN 1 AS ok"
 _COMPONENTS = "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"
+_APOC_VERSION = "RETURN apoc.version() AS version"
+_GDS_VERSION = "RETURN gds.version() AS version"
 
 _MARKER = ".soundbridge-neo4j-version"
+# What the marker says once the lib folder is complete: every version install fetched, so that
+# changing any of them (server or plugin) installs again.
+_INSTALLED = (
+    f"neo4j {NEO4J_VERSION}\nneo4j-browser {NEO4J_BROWSER_VERSION}\n"
+    f"apoc {APOC_VERSION}\ngds {GDS_VERSION}\n"
+)
+#: The plugins' folder inside the lib folder (Maven profile ``plugins`` of server/pom.xml).
+PLUGINS = "plugins"
 # The server's folders, all private; auth.ini (written by set-initial-password) holds the password
 # hash. Neo4j's processes run with this umask so that what they write is private too.
-_SUBFOLDERS = ("conf", "data", "logs", "run", "import", "plugins")
+_SUBFOLDERS = ("conf", "data", "logs", "run", "import")
 _AUTH_FILE = Path("data") / "dbms" / "auth.ini"
 _UMASK = 0o077
 _MIN_PASSWORD = 8  # dbms.security.auth_minimum_password_length, Neo4j's default
@@ -120,6 +144,11 @@ class ServerStatus:
         edition: ``"community"`` when it answers, else ``None``.
         pid: the server's process id when running.
         home: the server's home folder (conf, data, logs).
+        browser_url: where Neo4j Browser is served (``http://127.0.0.1:<port>/browser/``), or
+            ``None`` when HTTP is off.
+        apoc_version: what ``apoc.version()`` answers, or ``None`` when APOC is not loaded or
+            the server does not answer.
+        gds_version: what ``gds.version()`` answers, likewise.
     """
 
     running: bool
@@ -128,6 +157,20 @@ class ServerStatus:
     edition: str | None
     pid: int | None
     home: Path
+    browser_url: str | None = None
+    apoc_version: str | None = None
+    gds_version: str | None = None
+
+
+def installed_marker() -> str:
+    """What :meth:`Neo4jServer.install` writes into the lib folder's version marker: the versions
+    of Neo4j, Neo4j Browser, APOC Core and GDS, one ``name version`` a line.
+
+    Examples:
+        >>> installed_marker().splitlines()[0]
+        'neo4j 5.26.30'
+    """
+    return _INSTALLED
 
 
 def default_pom() -> Path:
@@ -197,23 +240,31 @@ class Neo4jServer:
 
     # -- install -----------------------------------------------------------------------------
 
+    @property
+    def plugins_dir(self) -> Path:
+        """The folder of the plugins' jars (APOC Core, GDS), inside the lib folder."""
+        return self.settings.lib / PLUGINS
+
     def is_installed(self) -> bool:
-        """Whether ``settings.lib`` holds the jars of Neo4j :data:`~kg.config.NEO4J_VERSION`."""
+        """Whether ``settings.lib`` holds the jars of Neo4j :data:`~kg.config.NEO4J_VERSION`,
+        Neo4j Browser and the plugins, at the versions of :mod:`kg.config`."""
         lib = self.settings.lib
         try:
-            marker = (lib / _MARKER).read_text(encoding="utf-8").strip()
+            marker = (lib / _MARKER).read_text(encoding="utf-8")
         except OSError:
             return False
-        return marker == NEO4J_VERSION and (lib / f"neo4j-{NEO4J_VERSION}.jar").is_file()
+        return marker == _INSTALLED and (lib / f"neo4j-{NEO4J_VERSION}.jar").is_file()
 
     def install(self) -> bool:
         """Copy the jars of Neo4j Community into ``settings.lib`` with Maven, unless already there.
 
         Runs ``mvn -q -B -f <pom> dependency:copy-dependencies -DoutputDirectory=<tmp>
-        -Dneo4j.version=<NEO4J_VERSION>`` into a temporary folder beside the lib folder and renames
-        it into place once complete, so an interrupted install leaves nothing half-done. A marker
-        file in the lib folder records the version; when it matches this returns at once.
-        Concurrent installs into the same folder wait for each other.
+        -Dneo4j.version=<NEO4J_VERSION>`` (the server and Neo4j Browser), then the same with
+        ``-P plugins -DoutputDirectory=<tmp>/plugins`` (APOC Core, GDS and their dependencies),
+        into a temporary folder beside the lib folder, and renames it into place once complete,
+        so an interrupted install leaves nothing half-done. A marker file in the lib folder
+        records the versions; when they match this returns at once. Concurrent installs into the
+        same folder wait for each other.
 
         Returns:
             ``True`` when the jars were copied, ``False`` when they were already there.
@@ -244,7 +295,8 @@ class Neo4jServer:
             tmp = Path(tempfile.mkdtemp(dir=lib.parent, prefix=f".{lib.name}.tmp-"))
             try:
                 self._copy_jars(mvn, tmp)
-                (tmp / _MARKER).write_text(NEO4J_VERSION + "\n", encoding="utf-8")
+                self._copy_jars(mvn, tmp / PLUGINS, profile="plugins")
+                (tmp / _MARKER).write_text(_INSTALLED, encoding="utf-8")
                 if lib.exists():
                     old = lib.with_name(f".{lib.name}.old-{os.getpid()}")
                     lib.rename(old)
@@ -255,16 +307,20 @@ class Neo4jServer:
         log.info("installed Neo4j %s into %s", NEO4J_VERSION, lib)
         return True
 
-    def _copy_jars(self, mvn: str, out: Path) -> None:
+    def _copy_jars(self, mvn: str, out: Path, *, profile: str | None = None) -> None:
         cmd = [
             mvn,
             "-q",
             "-B",
             "-f",
             str(self.pom),
+            *(["-P", profile] if profile else []),
             "dependency:copy-dependencies",
             f"-DoutputDirectory={out}",
             f"-Dneo4j.version={NEO4J_VERSION}",
+            f"-Dneo4j-browser.version={NEO4J_BROWSER_VERSION}",
+            f"-Dapoc.version={APOC_VERSION}",
+            f"-Dgds.version={GDS_VERSION}",
         ]
         log.info("running %s", " ".join(cmd))
         try:
@@ -278,11 +334,20 @@ class Neo4jServer:
                 "network access to Maven Central (repo.maven.apache.org) and ~/.m2/settings.xml. "
                 f"Command: {' '.join(cmd)}\n{_tail(output)}"
             )
-        missing = [
-            jar
-            for jar in (f"neo4j-{NEO4J_VERSION}.jar", f"neo4j-command-line-{NEO4J_VERSION}.jar")
-            if not (out / jar).is_file()
-        ]
+        expected = (
+            (
+                f"apoc-core-{APOC_VERSION}-core.jar",
+                f"proc-{GDS_VERSION}.jar",
+                f"opengds-extension-{GDS_VERSION}.jar",
+            )
+            if profile == "plugins"
+            else (
+                f"neo4j-{NEO4J_VERSION}.jar",
+                f"neo4j-command-line-{NEO4J_VERSION}.jar",
+                f"neo4j-browser-{NEO4J_BROWSER_VERSION}.jar",
+            )
+        )
+        missing = [jar for jar in expected if not (out / jar).is_file()]
         if missing:
             raise DatabaseError(
                 f"Maven ran but did not produce {', '.join(missing)} in {out}; "
@@ -415,7 +480,7 @@ class Neo4jServer:
             f"-Xmx{s.heap_max}",
             *_JVM_OPTIONS,
             "-cp",
-            f"{s.lib}/*",
+            _classpath(s),
             ENTRY_POINT,
             f"--home-dir={self.home}",
             f"--config-dir={self.conf_dir}",
@@ -535,9 +600,12 @@ class Neo4jServer:
             DatabaseAuthError: when the server answers but refuses the configured password.
         """
         pid = self._live_pid()
-        version = edition = None
+        version = edition = apoc = gds = None
         if pid is not None:
             version, edition = self._components()
+            if version is not None:
+                apoc = self._plugin_version(_APOC_VERSION)
+                gds = self._plugin_version(_GDS_VERSION)
         return ServerStatus(
             running=pid is not None,
             uri=self.settings.uri,
@@ -545,7 +613,30 @@ class Neo4jServer:
             edition=edition,
             pid=pid,
             home=self.home,
+            browser_url=self.browser_url,
+            apoc_version=apoc,
+            gds_version=gds,
         )
+
+    @property
+    def browser_url(self) -> str | None:
+        """Where Neo4j Browser is served, ``http://<host>:<http_port>/browser/``; ``None`` when
+        HTTP is off (``SOUNDBRIDGE_NEO4J_HTTP_PORT`` unset)."""
+        s = self.settings
+        if s.http_port is None:
+            return None
+        return f"http://{_listen_host(s)}:{s.http_port}/browser/"
+
+    def _plugin_version(self, query: str) -> str | None:
+        # A plugin that is not loaded makes the function unknown: a client error, not a failure.
+        try:
+            with connect(self._direct, timeout=2.0) as driver:
+                records = driver.execute_query(query).records
+        except DatabaseAuthError:
+            raise
+        except DatabaseError:
+            return None
+        return str(records[0]["version"]) if records else None
 
     def _components(self) -> tuple[str | None, str | None]:
         try:
@@ -587,11 +678,22 @@ class Neo4jServer:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _render_conf(s: Neo4jSettings, home: Path) -> str:
+def _classpath(s: Neo4jSettings) -> str:
+    # The plugins go on the classpath as well as in the plugins folder: Neo4j finds kernel
+    # extensions (GDS's, APOC's) on the classpath, procedures in the folder. The server's jars
+    # come first: GDS brings older copies of libraries the server has (commons-lang3, Jackson),
+    # and APOC needs the server's newer ones.
+    return f"{s.lib}/*:{s.lib / PLUGINS}/*"
+
+
+def _listen_host(s: Neo4jSettings) -> str:
     host = s.host
     listen = "127.0.0.1" if host.lower() == "localhost" else host
-    if ":" in listen:  # IPv6 literal
-        listen = f"[{listen}]"
+    return f"[{listen}]" if ":" in listen else listen  # IPv6 literal
+
+
+def _render_conf(s: Neo4jSettings, home: Path) -> str:
+    listen = _listen_host(s)
     http = (
         f"server.http.enabled=true\nserver.http.listen_address={listen}:{s.http_port}\n"
         f"server.http.advertised_address={listen}:{s.http_port}"
@@ -602,17 +704,18 @@ def _render_conf(s: Neo4jSettings, home: Path) -> str:
     return f"""\
 # Written by soundbridge (kg/server.py) on every start: edit the settings there, not here.
 # Neo4j {NEO4J_VERSION} Community, started as
-#   java -cp '{s.lib}/*' {ENTRY_POINT} --home-dir={home} --config-dir={home / "conf"}
+#   java -cp '{_classpath(s)}' {ENTRY_POINT} --home-dir={home} --config-dir={home / "conf"}
 
 # Folders.
 server.directories.data={home / "data"}
 server.directories.logs={home / "logs"}
 server.directories.run={home / "run"}
 server.directories.import={home / "import"}
-server.directories.plugins={home / "plugins"}
+server.directories.plugins={s.lib / PLUGINS}
 server.directories.lib={s.lib}
 
-# Network: Bolt on the URI's loopback host:port only; nothing else listens.
+# Network: Bolt on the URI's loopback host:port only; HTTP (with Neo4j Browser at /browser/) on
+# loopback too, and only when SOUNDBRIDGE_NEO4J_HTTP_PORT is set.
 server.default_listen_address={listen}
 server.default_advertised_address={listen}
 server.bolt.enabled=true
@@ -627,6 +730,13 @@ dbms.usage_report.enabled=false
 
 # Security.
 dbms.security.auth_enabled=true
+
+# Plugins (APOC Core {APOC_VERSION}, GDS {GDS_VERSION}): only their procedures and functions are
+# loaded from the plugins folder. GDS and APOC's apoc.meta.* (the schema summary) read the store
+# through internal APIs, which Neo4j allows only to "unrestricted" procedures; the rest of APOC
+# Core needs no such access. What analysts may call is narrower still (kg/cypher.py).
+dbms.security.procedures.allowlist=apoc.*,gds.*
+dbms.security.procedures.unrestricted=gds.*,apoc.meta.*
 
 # Memory (SOUNDBRIDGE_NEO4J_HEAP_INITIAL, SOUNDBRIDGE_NEO4J_HEAP_MAX, SOUNDBRIDGE_NEO4J_PAGECACHE).
 server.memory.heap.initial_size={s.heap_initial}

@@ -8,6 +8,7 @@ variables. Failures are raised as :class:`~loaders.errors.SoundbridgeError` subc
 
 from __future__ import annotations
 
+import json
 import time
 
 import click
@@ -33,7 +34,10 @@ def _install(server: Neo4jServer) -> None:
     if server.is_installed():
         click.echo(f"Neo4j {NEO4J_VERSION} already installed in {lib}")
         return
-    click.echo(f"installing Neo4j {NEO4J_VERSION} into {lib} (Maven fetches about 125 MB once)")
+    click.echo(
+        f"installing Neo4j {NEO4J_VERSION}, Neo4j Browser, APOC and GDS into {lib} "
+        "(Maven fetches about 175 MB once)"
+    )
     started = time.monotonic()
     server.install()
     click.echo(f"installed in {time.monotonic() - started:.1f}s")
@@ -94,10 +98,25 @@ def stop(timeout: float, force: bool) -> None:
 
 
 @neo4j.command()
-def status() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+def status(as_json: bool) -> None:
     """Say whether the server runs, where, and which version (exit status 0 either way)."""
     server = _server()
     st = server.status()
+    if as_json:
+        fields = {
+            "running": st.running,
+            "pid": st.pid,
+            "uri": st.uri,
+            "version": st.version,
+            "edition": st.edition,
+            "home": str(st.home),
+            "browser_url": st.browser_url,
+            "apoc_version": st.apoc_version,
+            "gds_version": st.gds_version,
+        }
+        click.echo(json.dumps(fields, indent=2))
+        return
     if st.running:
         state = f"running (pid {st.pid})"
         if st.version is None:
@@ -108,4 +127,7 @@ def status() -> None:
     click.echo(f"uri:      {st.uri}")
     click.echo(f"version:  {st.version or '-'}{f' ({st.edition})' if st.edition else ''}")
     click.echo(f"home:     {st.home}")
+    click.echo(f"browser:  {st.browser_url or '- (HTTP is off: set SOUNDBRIDGE_NEO4J_HTTP_PORT)'}")
+    click.echo(f"apoc:     {st.apoc_version or '-'}")
+    click.echo(f"gds:      {st.gds_version or '-'}")
     click.echo(f"password: {_password_source(server.settings)}")

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from kg.config import NEO4J_VERSION, Neo4jSettings, load_or_create_password
 from kg.connection import connect
 from kg.errors import DatabaseAuthError, DatabaseError, DatabaseUnavailableError
-from kg.server import ENTRY_POINT, Neo4jServer, default_pom
+from kg.server import ENTRY_POINT, Neo4jServer, default_pom, installed_marker
 from loaders.errors import ConfigError
 from soundbridge.cli import cli
 from tests.conftest import free_port
@@ -47,7 +47,7 @@ def _fake_lib(tmp_path: Path) -> Path:
     """A lib folder that passes the installed check but holds no real jar."""
     lib = tmp_path / "lib"
     lib.mkdir()
-    (lib / ".soundbridge-neo4j-version").write_text(NEO4J_VERSION + "\n")
+    (lib / ".soundbridge-neo4j-version").write_text(installed_marker())
     (lib / f"neo4j-{NEO4J_VERSION}.jar").write_bytes(b"")
     return lib
 
