@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from loaders.errors import SoundbridgeError
 from recsys import cultural_metrics as cm
 from recsys.catalogue import TrackCatalogue
 from recsys.cultures import ResolvedCulture
@@ -238,7 +239,7 @@ def _heatmap(
     tree = model.catalogue_.tree
     try:
         s, t = tree.resolve(source), tree.resolve(target)
-    except Exception:
+    except SoundbridgeError:  # an unknown culture: no heatmap for this pair
         return None
     srows, trows = model.rows(s.ids), model.rows(t.ids)
     if len(srows) == 0 or len(trows) == 0:

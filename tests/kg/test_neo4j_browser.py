@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from kg.server import Neo4jServer
 from tests.conftest import free_port
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "neo4j-browser"
 
 pytestmark = [pytest.mark.browser, pytest.mark.neo4j]
 
@@ -45,8 +48,9 @@ def test_browser_signs_in_and_runs_a_query(neo4j_server_factory: Callable[..., N
             expect(frame.first).to_be_visible(timeout=60_000)
             table = page.locator("[data-testid='frame'] table, [role='table']").first
             expect(table).to_contain_text("0", timeout=60_000)
-        except Exception:
-            page.screenshot(path="/tmp/wt17-browser-failure.png")
+        except Exception:  # any failure: keep a picture of the page for whoever reads the log
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "neo4j-browser-failure.png"))
             raise
         finally:
             browser.close()
