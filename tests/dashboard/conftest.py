@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -91,6 +91,20 @@ def signed_in(base_url: str, role: str = "analyst") -> httpx.Client:
     assert r.status_code == 200, r.text
     client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     return client
+
+
+@pytest.fixture
+def sign_in_as(dashboard_url) -> Iterator[Callable[[str], httpx.Client]]:
+    """Make signed-in clients (``sign_in_as("viewer")``); each is closed after the test."""
+    made: list[httpx.Client] = []
+
+    def make(role: str) -> httpx.Client:
+        made.append(signed_in(dashboard_url, role))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.dashboard.conftest import PASSWORDS, signed_in, write_metrics
+from tests.dashboard.conftest import PASSWORDS, write_metrics
 
 pytestmark = pytest.mark.neo4j
 
@@ -312,12 +312,12 @@ def test_every_api_route_needs_a_session(fresh_app):
 
 
 @pytest.mark.reliability
-def test_roles_csrf_cookie_and_host(dashboard_url, fresh_app):
-    viewer = signed_in(dashboard_url, "viewer")
+def test_roles_csrf_cookie_and_host(dashboard_url, fresh_app, sign_in_as):
+    viewer = sign_in_as("viewer")
     r = viewer.post("/api/cypher", json={"query": "RETURN 1 AS one"})
     assert r.status_code == 403 and "needs the analyst role; viewer is viewer" in r.json()["detail"]
     assert viewer.get("/api/search", params={"q": "ewe"}).status_code == 200
-    analyst = signed_in(dashboard_url, "analyst")
+    analyst = sign_in_as("analyst")
     assert analyst.post("/api/cypher", json={"query": "RETURN 1 AS one"}).status_code == 200
     del analyst.headers["X-CSRF-Token"]
     r = analyst.post("/api/cypher", json={"query": "RETURN 1 AS one"})
@@ -420,9 +420,11 @@ def test_a_slow_console_query_times_out_with_a_message(api, monkeypatch):
 # -- the review view (experts) ------------------------------------------------------------------
 
 
-def test_review_routes_are_the_experts_and_keep_to_their_scope(dashboard_url, dashboard_graph):
-    assert signed_in(dashboard_url, "analyst").get("/api/review/queue").status_code == 403
-    expert = signed_in(dashboard_url, "expert")  # scoped to South Asia
+def test_review_routes_are_the_experts_and_keep_to_their_scope(
+    dashboard_url, dashboard_graph, sign_in_as
+):
+    assert sign_in_as("analyst").get("/api/review/queue").status_code == 403
+    expert = sign_in_as("expert")  # scoped to South Asia
     queue = expert.get("/api/review/queue", params={"k": 5}).json()
     assert queue["scope"] == "HRAF-south-asia" and len(queue["items"]) == 5
     item = queue["items"][0]
