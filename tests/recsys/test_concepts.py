@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from kg.expert import Concept
-from recsys.catalogue import TrackCatalogue
 from recsys.concepts import (
     UnknownConceptError,
     concept_scores,
@@ -21,11 +20,10 @@ from recsys.concepts import (
     nearest_functions,
     resolve_concept,
 )
-from recsys.cultures import CultureResolver
 from recsys.review import review_queue, uncertainty
 from recsys.similar import CrossCulturalRecommender
+from tests.recsys.tiny_model import FUNCTIONS, TRACKS, tiny_model
 
-FUNCTIONS = ("Dance", "Healing", "Lullaby", "Work")
 #: a function table where each function is one axis: the concept's cosines are its coordinates
 TABLE = np.eye(4)
 E = math.e
@@ -74,46 +72,8 @@ def test_weights_refuse_bad_input(c, f, t, match) -> None:
 
 
 # ---------------------------------------------------------------------- a tiny fitted model
-def _tree() -> CultureResolver:
-    return CultureResolver.from_rows(
-        [
-            {"id": "W", "name": "World", "level": "world_region", "parent": None},
-            {"id": "R1", "name": "Hills", "level": "region", "parent": "W"},
-            {"id": "R2", "name": "Coast", "level": "region", "parent": "W"},
-            {"id": "S1", "name": "Hill people", "level": "society", "parent": "R1"},
-            {"id": "S2", "name": "Valley people", "level": "society", "parent": "R1"},
-            {"id": "S3", "name": "Shore people", "level": "society", "parent": "R2"},
-        ],
-        aliases={},
-    )
-
-
-#: track, society, public function, z_a, posterior (for the unknown songs)
-TRACKS = [
-    ("k1", "S1", "Dance", (1.0, 0.0, 0.0), None),
-    ("k2", "S2", "Lullaby", (0.0, 1.0, 0.0), None),
-    ("k3", "S3", "Work", (0.0, 0.0, 1.0), None),
-    ("k4", "S3", "Healing", (0.7, 0.7, 0.0), None),
-    ("u1", "S1", "", (0.9, 0.1, 0.0), (0.30, 0.30, 0.20, 0.20)),
-    ("u2", "S1", "", (0.1, 0.9, 0.1), (0.40, 0.20, 0.20, 0.20)),
-    ("u3", "S2", "", (0.0, 0.2, 0.9), (0.10, 0.10, 0.70, 0.10)),
-    ("u4", "S3", "", (0.5, 0.5, 0.1), (0.05, 0.25, 0.35, 0.35)),
-]
-
-
 def _model(tracks=TRACKS, functions=FUNCTIONS) -> CrossCulturalRecommender:
-    cat = TrackCatalogue(
-        track_ids=np.array([t[0] for t in tracks]),
-        names=np.array([f"song {t[0]}" for t in tracks]),
-        cultures=np.array([t[1] for t in tracks]),
-        functions=np.array([t[2] for t in tracks]),
-        factors=np.array([t[3] for t in tracks], dtype=np.float32),
-        dims=(0, 0, 3),
-        tree=_tree(),
-        function_names=functions,
-    )
-    posterior = np.array([t[4] or (1 / len(functions),) * len(functions) for t in tracks])
-    return CrossCulturalRecommender(alignment="none").fit(cat, predicted=posterior)
+    return tiny_model(tracks, functions)
 
 
 @pytest.fixture(scope="module")

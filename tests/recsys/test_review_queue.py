@@ -20,6 +20,7 @@ from recsys.catalogue import TrackCatalogue
 from recsys.cultures import CultureResolver
 from recsys.review import QueueItem, review_order, review_queue, uncertainty
 from recsys.similar import CrossCulturalRecommender
+from tests.recsys.tiny_model import TRACKS, tiny_catalogue, tiny_model, tiny_tree
 
 
 # ---------------------------------------------------------------------- uncertainty
@@ -135,52 +136,13 @@ def test_order_checks_its_input() -> None:
 
 
 # ---------------------------------------------------------------------- the queue of a model
-def _tree() -> CultureResolver:
-    return CultureResolver.from_rows(
-        [
-            {"id": "W", "name": "World", "level": "world_region", "parent": None},
-            {"id": "R1", "name": "Hills", "level": "region", "parent": "W"},
-            {"id": "R2", "name": "Coast", "level": "region", "parent": "W"},
-            {"id": "S1", "name": "Hill people", "level": "society", "parent": "R1"},
-            {"id": "S2", "name": "Valley people", "level": "society", "parent": "R1"},
-            {"id": "S3", "name": "Shore people", "level": "society", "parent": "R2"},
-        ],
-        aliases={},
-    )
-
-
-FUNCTIONS = ("Dance", "Healing", "Lullaby", "Work")
-
-#: track, society, public function, z_a, posterior (for the unknown songs)
-TRACKS = [
-    ("k1", "S1", "Dance", (1.0, 0.0, 0.0), None),
-    ("k2", "S2", "Lullaby", (0.0, 1.0, 0.0), None),
-    ("k3", "S3", "Work", (0.0, 0.0, 1.0), None),
-    ("k4", "S3", "Healing", (0.7, 0.7, 0.0), None),
-    ("u1", "S1", "", (0.9, 0.1, 0.0), (0.30, 0.30, 0.20, 0.20)),
-    ("u2", "S1", "", (0.1, 0.9, 0.1), (0.40, 0.20, 0.20, 0.20)),
-    ("u3", "S2", "", (0.0, 0.2, 0.9), (0.10, 0.10, 0.70, 0.10)),
-    ("u4", "S3", "", (0.5, 0.5, 0.1), (0.05, 0.25, 0.35, 0.35)),
-]
-
-
 def _catalogue() -> TrackCatalogue:
-    return TrackCatalogue(
-        track_ids=np.array([t[0] for t in TRACKS]),
-        names=np.array([f"song {t[0]}" for t in TRACKS]),
-        cultures=np.array([t[1] for t in TRACKS]),
-        functions=np.array([t[2] for t in TRACKS]),
-        factors=np.array([t[3] for t in TRACKS], dtype=np.float32),
-        dims=(0, 0, 3),
-        tree=_tree(),
-        function_names=FUNCTIONS,
-    )
+    return tiny_catalogue()
 
 
 @pytest.fixture(scope="module")
 def model() -> CrossCulturalRecommender:
-    posterior = np.array([t[4] or (0.25,) * 4 for t in TRACKS])
-    return CrossCulturalRecommender(alignment="none").fit(_catalogue(), predicted=posterior)
+    return tiny_model()
 
 
 def test_queue_items_describe_the_songs(model) -> None:
@@ -245,7 +207,7 @@ def test_queue_on_a_trained_function_model() -> None:
         functions=np.where(np.arange(n) % 4 < 2, truth, ""),
         factors=za.astype(np.float32),
         dims=(0, 0, 4),
-        tree=_tree(),
+        tree=tiny_tree(),
     )
     model = CrossCulturalRecommender(alignment="none").fit(cat)
     items = review_queue(model, k=6, method="margin")
