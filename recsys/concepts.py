@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from loaders.errors import SoundbridgeError
+from recsys.sentences import function_phrase, sentence_vectors
 
 if TYPE_CHECKING:
     from kg.expert import Concept
@@ -60,7 +61,7 @@ _TABLE_LOCK = threading.Lock()
 def function_text_embeddings(classes: Sequence[str]) -> np.ndarray:
     """MiniLM embeddings of how captions name each function ("a lullaby", "a healing song").
 
-    Cached per process and class tuple (the texts are also memoised by :mod:`recsys.text`).
+    Cached per process and class tuple (the texts are also memoised by :mod:`recsys.sentences`).
 
     Args:
         classes: function names, e.g. ``model.function_model_.classes_``.
@@ -77,9 +78,7 @@ def function_text_embeddings(classes: Sequence[str]) -> np.ndarray:
         hit = _TABLE.get(key)
     if hit is not None:
         return hit
-    from recsys.text import _minilm, function_phrase
-
-    table = _minilm([f"a {function_phrase(c)}" for c in key], None)
+    table = sentence_vectors([f"a {function_phrase(c)}" for c in key], None)
     with _TABLE_LOCK:
         _TABLE[key] = table
     return table
@@ -129,9 +128,8 @@ def concept_weights(
 def _embedding(concept: Concept) -> np.ndarray:
     if len(concept.embedding):
         return np.asarray(concept.embedding, dtype=np.float64)
-    from recsys.text import _minilm  # a concept stored without one: embed its description now
-
-    return np.asarray(_minilm([concept.description], None)[0], dtype=np.float64)
+    # A concept stored without one: embed its description now.
+    return np.asarray(sentence_vectors([concept.description], None)[0], dtype=np.float64)
 
 
 def _placement(

@@ -27,12 +27,6 @@ then top-k): every result belongs to it and a culture with at least ``k`` tracks
 :func:`search_text` serves it from the graph; the trained heads are cached per catalogue stamp in
 memory and in ``$SOUNDBRIDGE_HOME/cache/text``. :func:`evaluate_function_queries` measures "a
 <function> song" on societies whose labels were hidden from both the captions and the recommender.
-
-Examples:
-    >>> style_phrase("line_1:SoloSinger"), style_phrase("line_34:MarkedNasalization")
-    ('solo singer', 'marked nasalization')
-    >>> function_phrase("Healing"), function_phrase("Lullaby")
-    ('healing song', 'lullaby')
 """
 
 from __future__ import annotations
@@ -60,6 +54,7 @@ from recsys.catalogue import TrackCatalogue
 from recsys.concepts import concept_scores, detect_concept, nearest_functions
 from recsys.cultures import CultureResolver, ResolvedCulture
 from recsys.embedding import unit_rows
+from recsys.sentences import function_phrase, sentence_vectors, style_phrase
 from recsys.similar import (
     CrossCulturalRecommender,
     EmptyCultureError,
@@ -89,20 +84,6 @@ if TYPE_CHECKING:
 #: Each profiled society's predominant Cantometrics codes (``"line_1:SoloSinger"``, …).
 #: Style lines per style caption (drawn per society, fixed by the seed).
 STYLE_LINES = 3
-
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-def style_phrase(code: str) -> str:
-    """A Cantometrics code as words: ``"line_1:SoloSinger"`` → ``"solo singer"``."""
-    name = code.split(":", 1)[-1]
-    return _CAMEL.sub(" ", name).lower().strip()
-
-
-def function_phrase(function: str) -> str:
-    """How captions name a function: ``"Healing"`` → ``"healing song"``; a lullaby is a lullaby."""
-    low = function.strip().lower()
-    return low if low == "lullaby" else f"{low} song"
 
 
 def text_cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
@@ -275,26 +256,6 @@ def info_nce(audio: Any, text: Any, positives: Any, scale: Any) -> Any:
     return (loss_a + loss_t) / 2
 
 
-# ---------------------------------------------------------------------------------- encoder
-_MEMO: dict[str, np.ndarray] = {}
-_MEMO_LOCK = threading.Lock()
-
-
-def _minilm(texts: Sequence[str], cache: Path | None) -> np.ndarray:
-    """MiniLM rows for ``texts`` (float32, unit), memoised per text for the process."""
-    with _MEMO_LOCK:
-        missing = sorted({t for t in texts if t not in _MEMO})
-    if missing:
-        from gnn.features import embed_texts
-
-        vectors = np.asarray(embed_texts(missing, cache=cache), dtype=np.float32)
-        vectors = unit_rows(vectors)
-        with _MEMO_LOCK:
-            _MEMO.update(zip(missing, vectors, strict=True))
-    with _MEMO_LOCK:
-        return np.stack([_MEMO[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
-
-
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -356,7 +317,7 @@ class TextMusicEmbedding(Estimator):
         if self.encoder is not None:
             x = np.asarray(self.encoder(list(texts)), dtype=np.float32)
             return unit_rows(x)
-        return _minilm(texts, self.cache)
+        return sentence_vectors(texts, self.cache)
 
     def _heads(self, audio_in: int, text_in: int) -> tuple[Any, Any]:
         from torch import nn

@@ -27,7 +27,6 @@ from loaders.errors import ConfigError
 from loaders.files import replacing
 
 __all__ = [
-    "AUDIO_RUN",
     "CROSSCULTURAL_REPORT",
     "STEPS",
     "Step",
@@ -91,14 +90,15 @@ def _recommenders_present(driver: neo4j.Driver) -> bool:
     return (artefacts_dir() / "model.npz").is_file()
 
 
-#: Where the pipeline keeps things under ``$SOUNDBRIDGE_HOME``: the default audio run, and the
-#: cross-cultural evaluation report (which the dashboard's metrics view reads).
-AUDIO_RUN = Path("audio") / "default"
+#: Where the cross-cultural evaluation report lives under ``$SOUNDBRIDGE_HOME`` (the dashboard's
+#: metrics view reads it).
 CROSSCULTURAL_REPORT = Path("reports") / "crosscultural"
 
 
 def _audio_run() -> Path:
-    return soundbridge_home() / AUDIO_RUN
+    from audio.run import default_run  # torch: load only when needed
+
+    return default_run()
 
 
 def validation_societies(run: Path) -> list[str]:
@@ -147,14 +147,17 @@ def _audio_inputs() -> list[Path]:
 
 
 def _run_audio(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
-    from soundbridge.commands.audio import audio as audio_cli
+    from audio.run import export_factors, install_packaged_run, train_run
 
     run = _audio_run()
-    if not (run / "model.pt").is_file():
-        log("audio: no trained model yet; training the default configuration (about 14 minutes)")
-        audio_cli.main(args=["train", "--run", str(run)], standalone_mode=False)
+    if not (run / "model.pt").is_file() and not install_packaged_run(run, log=log):
+        log(
+            "audio: no trained model yet and none packaged; training the default configuration "
+            "(about 14 minutes on 2 cores)"
+        )
+        train_run(run, log=log)
     out = run / "factors.parquet"
-    audio_cli.main(args=["export-factors", str(out), "--run", str(run)], standalone_mode=False)
+    export_factors(run, out, driver=driver, log=log)
     return out
 
 
