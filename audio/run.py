@@ -41,6 +41,7 @@ __all__ = [
     "default_run",
     "evaluate_run",
     "export_factors",
+    "factor_probes",
     "install_packaged_run",
     "load_run",
     "load_songs",
@@ -289,43 +290,41 @@ def export_factors(
     return len(ids), int(z.shape[1])
 
 
-def evaluate_run(
-    run: Path, *, data: Path | None = None, out: Path | None = None, log: Log = _quiet
-) -> tuple[dict[str, object], Path]:
-    """Probes on the society-grouped split, same-melody retrieval and MIG: the run's report
-    (Markdown with PNG plots, ``results.json``) in ``out`` (default ``run/report``).
+def factor_probes(
+    zc: np.ndarray,
+    zs: np.ndarray,
+    za: np.ndarray,
+    songs: Any,
+    held_out_societies: Sequence[str],
+    *,
+    data: Path | None = None,
+) -> dict[str, Any]:
+    """The linear probes of docs/audio.md: function from each factor and from MIRtoolbox, region
+    from z_a, z_s and MIRtoolbox; trained on the songs of the other societies, scored on the
+    held-out societies' songs (intervals resample societies).
+
+    Args:
+        zc, zs, za: Shapes: ``(songs, dim_c)``, ``(songs, dim_s)``, ``(songs, dim_a)``, in the
+            order of ``songs`` (the CCMC songs table: ``track_id``, ``society_id``,
+            ``function``, ``hraf_region``).
+        held_out_societies: the run's held-out societies (``split.json``).
 
     Returns:
-        The headline results and the report's path.
+        Probe name (``"function from z_a"``, …) → :class:`~audio.evaluation.ProbeResult`.
     """
-    from audio.dataset import audio_cache_dir
-    from audio.evaluation import (
-        format_interval,
-        mutual_information_gap,
-        probe,
-        retrieval_top1,
-        write_report,
-    )
-    from audio.render import load_tunes, render_tunes
+    from audio.evaluation import probe
     from loaders.config import data_root
     from loaders.nhs import load_mir_features
 
-    out = out if out is not None else run / "report"
-    model, split = load_run(run)
-    ccmc = load_songs(data, split.get("limit"), log)
-    _, z = song_factors(model, run, data=data, limit=split.get("limit"), log=log)
-    zc, zs, za = model.split(z)
-    songs = ccmc.songs
-    held = set(split["held_out_societies"])
+    held = set(held_out_societies)
     test = songs["society_id"].astype(str).isin(held).to_numpy()
     labelled = songs["function"].notna().to_numpy()
     fn = songs["function"].astype(str).to_numpy()
     region = songs["hraf_region"].astype(str).to_numpy()
     mir = load_mir_features(data_root(data) / "nhs-expanded")
-    mir = mir.set_index(mir.columns[0]).reindex(ccmc.track_ids)
+    mir = mir.set_index(mir.columns[0]).reindex(songs["track_id"].astype(str))
     has_mir = mir.notna().all(axis=1).to_numpy()
     x_mir = mir.to_numpy(dtype=float)
-
     society = songs["society_id"].astype(str).to_numpy()
     probes = {}
     tr, te = labelled & ~test, labelled & test
@@ -348,6 +347,40 @@ def evaluate_run(
         region[test & has_mir],
         groups_test=society[test & has_mir],
     )
+    return probes
+
+
+def evaluate_run(
+    run: Path, *, data: Path | None = None, out: Path | None = None, log: Log = _quiet
+) -> tuple[dict[str, object], Path]:
+    """Probes on the society-grouped split, same-melody retrieval and MIG: the run's report
+    (Markdown with PNG plots, ``results.json``) in ``out`` (default ``run/report``).
+
+    Returns:
+        The headline results and the report's path.
+    """
+    from audio.dataset import audio_cache_dir
+    from audio.evaluation import (
+        format_interval,
+        mutual_information_gap,
+        retrieval_top1,
+        write_report,
+    )
+    from audio.render import load_tunes, render_tunes
+
+    out = out if out is not None else run / "report"
+    model, split = load_run(run)
+    ccmc = load_songs(data, split.get("limit"), log)
+    _, z = song_factors(model, run, data=data, limit=split.get("limit"), log=log)
+    zc, zs, za = model.split(z)
+    probes = factor_probes(zc, zs, za, ccmc.songs, split["held_out_societies"], data=data)
+    songs = ccmc.songs
+    held = set(split["held_out_societies"])
+    test = songs["society_id"].astype(str).isin(held).to_numpy()
+    labelled = songs["function"].notna().to_numpy()
+    fn = songs["function"].astype(str).to_numpy()
+    region = songs["hraf_region"].astype(str).to_numpy()
+    te = labelled & test
 
     results: dict[str, object] = {
         "held-out societies": len(held),

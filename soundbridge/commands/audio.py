@@ -1,4 +1,4 @@
-"""``soundbridge audio train | export-factors | evaluate`` and ``soundbridge add-track``.
+"""``soundbridge audio train | export-factors | evaluate | pack`` and ``soundbridge add-track``.
 
 Thin wrappers: the work is done by :mod:`audio.run` (train, export, evaluate, add a recording),
 which the build's ``audio`` step calls too; a run folder (``--run``, default
@@ -152,6 +152,24 @@ def evaluate_cmd(run_dir: Path | None, data: Path | None, out: Path | None) -> N
     for k, v in results.items():
         click.echo(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
     click.echo(f"report: {path}")
+
+
+@audio.command("pack")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@_run_option
+@_data_option
+def pack_cmd(dest: Path, run_dir: Path | None, data: Path | None) -> None:
+    """Copy a trained, evaluated run into DEST as the packaged run a fresh install starts from.
+
+    `make packaged-run` retrains, evaluates and packs the one in audio/data/default_run.
+    """
+    from audio.run import pack_run
+
+    run = _resolve_run(run_dir)
+    command = "make packaged-run"
+    folder = pack_run(run, dest, data=data, command=command)
+    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    click.echo(f"packed {run} into {folder} ({size / 1e6:.1f} MB)")
 
 
 @click.command("add-track")

@@ -13,7 +13,7 @@ from kg.cypher import format_table, run_read
 from kg.errors import DatabaseUnavailableError
 from kg.server import Neo4jServer
 from kg.stats import graph_counts
-from soundbridge.build import run_build
+from soundbridge.build import STEPS, run_build
 
 __all__ = ["build", "demo"]
 
@@ -37,10 +37,15 @@ def _connect_starting_local(settings: Neo4jSettings) -> neo4j.Driver:
 @click.command("build")
 @click.option("--force", is_flag=True, help="Run every step even if its inputs did not change.")
 @click.option(
-    "--step", "steps", multiple=True, help="Run only this step (repeatable): ingest, recommenders."
+    "--step",
+    "steps",
+    multiple=True,
+    type=click.Choice([s.name for s in STEPS]),
+    help="Run only this step (repeatable).",
 )
 def build(force: bool, steps: tuple[str, ...]) -> None:
-    """Run the whole pipeline (ingest, recommenders), skipping steps whose inputs did not change."""
+    """Run the whole pipeline (ingest, audio, recommenders, alignment), skipping steps whose
+    inputs did not change."""
     settings = Neo4jSettings.from_env()
     with _connect_starting_local(settings) as driver:
         results = run_build(
@@ -60,9 +65,8 @@ def demo() -> None:
     """Build (if needed) and show what the graph answers: the Andean songs and Ewe's style kin."""
     settings = Neo4jSettings.from_env()
     with _connect_starting_local(settings) as driver:
-        # The demo needs the graph and the audio factors (the first run trains the factor model,
-        # about 10 minutes on 2 cores; later runs skip it). `soundbridge build` also trains the
-        # user recommenders.
+        # The demo needs the graph and the audio factors (from the packaged factor model: seconds).
+        # `soundbridge build` also trains the user recommenders.
         run_build(driver, settings, only=["ingest", "audio"], log=lambda m: click.echo(m, err=True))
         counts = graph_counts(driver)
         click.echo(
