@@ -15,6 +15,7 @@ from recsys.api import (
 from recsys.base import NotFittedError, Recommender
 from recsys.ease import EASE
 from recsys.evaluate import Evaluation, evaluate
+from recsys.fastrp import FastRP
 from recsys.gnn import HeteroGNN
 from recsys.itemknn import ItemKNN
 from recsys.lightgcn import LightGCN
@@ -27,6 +28,7 @@ __all__ = [
     "CrossCulturalRecommender",
     "EASE",
     "Evaluation",
+    "FastRP",
     "HeteroGNN",
     "Interactions",
     "ItemKNN",

@@ -4,8 +4,9 @@ Steps (each skipped when its inputs are unchanged since the last run, unless ``f
 
 1. split Last.fm's public plays and friendships (:func:`recsys.split.split_lastfm`);
 2. read the knowledge graph and the initial features from Neo4j (tag text embedded offline);
-3. fit MostPop, ItemKNN, EASE, LightGCN and the heterogeneous GNN on the same training split
-   and evaluate every one with :func:`recsys.evaluate.evaluate`;
+3. fit MostPop, ItemKNN, EASE, LightGCN, FastRP (computed by GDS in the Neo4j server, from the
+   training rows only) and the heterogeneous GNN on the same training split and evaluate every
+   one with :func:`recsys.evaluate.evaluate`;
 4. write the report (Markdown, PNG plots, ``metrics.json``);
 5. save the served model (the GNN) and every label's embeddings to disk;
 6. write the embeddings back to Neo4j with a vector index per label.
@@ -37,6 +38,7 @@ from loaders.lastfm import load_lastfm
 from recsys.base import Recommender
 from recsys.ease import EASE
 from recsys.evaluate import Evaluation, artist_world_regions, evaluate
+from recsys.fastrp import FastRP
 from recsys.gnn import HeteroGNN
 from recsys.itemknn import ItemKNN
 from recsys.lightgcn import LightGCN
@@ -52,6 +54,7 @@ DEFAULT_MODELS: dict[str, Callable[[], Recommender]] = {
     "ItemKNN": lambda: ItemKNN(neighbours=1000),
     "EASE": lambda: EASE(l2=50.0),
     "LightGCN": lambda: LightGCN(max_seconds=300.0),
+    "FastRP (GDS)": FastRP,
     "HeteroGNN": HeteroGNN,
 }
 
@@ -147,6 +150,7 @@ def build(
             friends=split.friends_train,
             checkpoint_dir=folder / "checkpoints" / name,
             progress=progress,
+            driver=driver,  # for the models computed in the server (FastRP)
         )
         fit_seconds[name] = time.perf_counter() - start
         ev = evaluate(model, split, k=k, regions=regions, name=name)

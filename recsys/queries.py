@@ -8,7 +8,13 @@ __all__ = [
     "CATALOGUE_STAMP",
     "CATALOGUE_TRACKS",
     "CULTURE_TREE",
+    "FASTRP_DROP",
+    "FASTRP_ESTIMATE",
+    "FASTRP_GRAPH_SIZE",
+    "FASTRP_PROJECT",
+    "FASTRP_STREAM",
     "FUNCTION_NAMES",
+    "JAVA_HEAP",
     "STYLE_CODES",
     "TRACKS_WITH_FACTORS",
     "STYLE_SIMILAR_PAIRS",
@@ -90,3 +96,95 @@ ORDER BY culture
 
 #: How many Track nodes carry audio factors.
 TRACKS_WITH_FACTORS = "MATCH (t:Track) WHERE t.za IS NOT NULL RETURN count(t) AS n"
+
+# --- FastRP (GDS) -------------------------------------------------------------------------------
+# The training rows travel as parameters and are the only user→artist edges projected: the
+# LISTENED relationships stored in the graph (which hold the held-out rows too) are never read.
+
+#: What a FastRP projection will hold, counted before anything is projected: the training users
+#: (``$users``) and artists (``$artists``) that have no node (at most five of each, and how many),
+#: and the ``HAS_TAG`` edges and distinct tags of the artists in ``$tagged``.
+FASTRP_GRAPH_SIZE = """
+CALL () {
+  UNWIND $users AS id
+  OPTIONAL MATCH (n:User {id: id})
+  WITH id, n WHERE n IS NULL
+  RETURN collect(id) AS missing_users
+}
+CALL () {
+  UNWIND $artists AS id
+  OPTIONAL MATCH (n:Artist {id: id})
+  WITH id, n WHERE n IS NULL
+  RETURN collect(id) AS missing_artists
+}
+CALL () {
+  UNWIND $tagged AS id
+  MATCH (:Artist {id: id})-[:HAS_TAG]->(t:Tag)
+  RETURN count(*) AS tag_edges, count(DISTINCT t) AS tags
+}
+RETURN missing_users[..5] AS missing_users, size(missing_users) AS missing_user_count,
+       missing_artists[..5] AS missing_artists, size(missing_artists) AS missing_artist_count,
+       tag_edges, tags
+"""
+
+#: GDS's memory estimate of FastRP (graph and algorithm) for a graph of ``$nodes`` nodes and
+#: ``$relationships`` relationships (each undirected edge counts twice), FastRP settings
+#: ``$config``.
+FASTRP_ESTIMATE = """
+CALL gds.fastRP.stream.estimate(
+  {nodeCount: $nodes, relationshipCount: $relationships, nodeProjection: '*',
+   relationshipProjection: '*'},
+  $config
+) YIELD bytesMax, requiredMemory
+RETURN bytesMax, requiredMemory
+"""
+
+#: The server's Java heap now: ``max`` and ``used`` bytes.
+JAVA_HEAP = """
+CALL dbms.queryJmx('java.lang:type=Memory') YIELD attributes
+RETURN attributes.HeapMemoryUsage.value.properties.max AS max,
+       attributes.HeapMemoryUsage.value.properties.used AS used
+"""
+
+#: Project the undirected training graph ``$graph`` (Cypher aggregation): ``$plays`` rows
+#: ``[user id, artist id, weight]``, ``$friends`` rows ``[user id, user id, weight]`` and the
+#: stored ``HAS_TAG`` edges of the artists in ``$tagged`` (weight ``$tag_weight``, or
+#: ``log(1 + count)`` when it is null). Rows whose nodes are missing are dropped by the MATCH
+#: (:data:`FASTRP_GRAPH_SIZE` looks for them first).
+FASTRP_PROJECT = """
+CALL () {
+  UNWIND $plays AS p
+  MATCH (s:User {id: p[0]})
+  MATCH (t:Artist {id: p[1]})
+  RETURN s, t, 'LISTENED' AS type, toFloat(p[2]) AS weight
+  UNION ALL
+  UNWIND $friends AS f
+  MATCH (s:User {id: f[0]})
+  MATCH (t:User {id: f[1]})
+  RETURN s, t, 'FRIEND' AS type, toFloat(f[2]) AS weight
+  UNION ALL
+  UNWIND $tagged AS id
+  MATCH (s:Artist {id: id})-[r:HAS_TAG]->(t:Tag)
+  RETURN s, t, 'HAS_TAG' AS type,
+         coalesce(toFloat($tag_weight), log(1.0 + coalesce(r.count, 1))) AS weight
+}
+WITH gds.graph.project($graph, s, t, {
+  sourceNodeLabels: labels(s),
+  targetNodeLabels: labels(t),
+  relationshipType: type,
+  relationshipProperties: {weight: weight}
+}, {undirectedRelationshipTypes: ['*']}) AS g
+RETURN g.graphName AS graph, g.nodeCount AS nodes, g.relationshipCount AS relationships
+"""
+
+#: FastRP's embeddings (settings ``$config``) of the User and Artist nodes of projection
+#: ``$graph``; the other nodes (tags) pass messages but are not returned.
+FASTRP_STREAM = """
+CALL gds.fastRP.stream($graph, $config) YIELD nodeId, embedding
+WITH gds.util.asNode(nodeId) AS n, embedding
+WHERE n:User OR n:Artist
+RETURN n:User AS user, n.id AS id, embedding
+"""
+
+#: Drop projection ``$graph`` from the graph catalog (no error when it is not there).
+FASTRP_DROP = "CALL gds.graph.drop($graph, false) YIELD graphName RETURN graphName"

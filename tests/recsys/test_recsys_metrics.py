@@ -53,6 +53,7 @@ def _lastfm(n_users: int = 6, n_artists: int = 30) -> LastFM:
 
 def test_public_surface_is_pinned() -> None:
     assert "recommend_for_user" in recsys.__all__ and "HeteroGNN" in recsys.__all__
+    assert "FastRP" in recsys.__all__
     for pkg in (recsys, gnn):
         for name in pkg.__all__:
             assert getattr(pkg, name) is not None
