@@ -13,6 +13,7 @@ import neo4j
 import numpy as np
 
 from audio import queries
+from audio.similarity import refresh_track_similarity
 from kg.errors import UnknownCultureError
 
 __all__ = ["UnknownCultureError", "AddedTrack", "store_factors", "find_culture", "add_track"]
@@ -104,7 +105,10 @@ def add_track(
     """Create (or update) a user Track with its factors, linked ``FROM_CULTURE`` to its culture.
 
     A track has one culture: adding it again with another culture replaces the link (the
-    result's ``replaced`` says which culture it had).
+    result's ``replaced`` says which culture it had). Its similarity edges, and those of the
+    tracks it now enters or leaves the nearest of, are then brought up to date
+    (:func:`audio.similarity.refresh_track_similarity`; factors without a direction, all
+    zeros, get none).
 
     Args:
         driver: an open driver.
@@ -136,6 +140,7 @@ def add_track(
     if not records:
         raise UnknownCultureError(f"culture {culture_id!r} vanished from the graph; run it again")
     rec = records[0]
+    refresh_track_similarity(driver, track_id)
     return AddedTrack(
         id=str(rec["id"]),
         existed=bool(rec["existed"]),
