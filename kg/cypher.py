@@ -18,8 +18,30 @@ through :func:`run_read`, which
 The server's own per-transaction memory cap (``db.memory.transaction.max``, which soundbridge's
 local server sets to half its heap) ends a query that would use more; that failure reaches the
 caller as :class:`QueryTooLarge` too. The limits are settings (:class:`QueryLimits`):
-``SOUNDBRIDGE_QUERY_TIMEOUT`` (seconds, default 30), ``SOUNDBRIDGE_QUERY_MAX_ROWS`` (1000) and
-``SOUNDBRIDGE_QUERY_MAX_BYTES`` (10000000); every message names the one that was hit.
+``SOUNDBRIDGE_QUERY_TIMEOUT`` (seconds, default 30), ``SOUNDBRIDGE_QUERY_MAX_ROWS`` (1000),
+``SOUNDBRIDGE_QUERY_MAX_BYTES`` (10000000) and ``SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES``
+(200000000); every message names the one that was hit.
+
+Graph algorithms (Graph Data Science) run on an in-memory projection that ``gds.graph.project``
+puts in the server's graph catalog, which outlives the transaction and, on Neo4j Community where
+everyone connects as one user, is shared by everyone. So an analyst's projections belong to one
+query:
+
+- the query projects its own graphs (``CALL gds.graph.project('styles', …) YIELD graphName``)
+  and hands them on by that literal name or by the ``graphName`` it yields; a graph it did not
+  project cannot be named, and ``sudo`` (which turns off GDS's memory guard) is refused;
+- each projected name is replaced, as a parameter, by a name of its own
+  (``analyst:<deadline>:<random>:styles``), so two people running the same example do not
+  collide, and every such graph is dropped in a ``finally`` when the query ends, however it ends;
+  a graph left by a process that was killed is dropped by the next analyst query that projects,
+  once the deadline in its name has passed;
+- before anything runs, GDS's estimate of each projection is compared with
+  ``SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES`` (:class:`QueryTooLarge` when over), and GDS's own
+  memory guard refuses an algorithm whose estimate exceeds the heap it has free (also
+  :class:`QueryTooLarge`);
+- GDS notices the end of a transaction only every 10 s, and some algorithms (betweenness) then
+  return what they have so far instead of failing; a GDS query that outlived its time limit is
+  therefore reported as :class:`QueryTimeout`, never as a result.
 
 The project's own parameterised queries (the dashboard's views) use :func:`read_records`: the same
 read transaction and timeout, without the analyst's allow-list and caps.
@@ -27,17 +49,22 @@ read transaction and timeout, without the analyst's allow-list and caps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import secrets
+import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import neo4j
 import neo4j.exceptions
 import neo4j.graph
 
+from kg import queries as q
+from kg.config import HEAP_MAX_ENV
 from kg.errors import DatabaseError
 from loaders.errors import ConfigError
 
@@ -45,6 +72,7 @@ __all__ = [
     "ALLOWED_FUNCTIONS",
     "ALLOWED_PROCEDURES",
     "CypherError",
+    "GDS_ALGORITHMS",
     "QueryLimits",
     "QueryRefused",
     "QueryResult",
@@ -60,6 +88,50 @@ __all__ = [
 TIMEOUT_ENV = "SOUNDBRIDGE_QUERY_TIMEOUT"
 MAX_ROWS_ENV = "SOUNDBRIDGE_QUERY_MAX_ROWS"
 MAX_BYTES_ENV = "SOUNDBRIDGE_QUERY_MAX_BYTES"
+MAX_PROJECTION_ENV = "SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES"
+
+#: Graph Data Science algorithms analysts may run, each with the modes they may run it in. Every
+#: algorithm also has ``.estimate`` of each mode. ``.mutate`` is allowed: it adds the result (a
+#: property, or relationships) to the projection itself, in memory and never in the database,
+#: which is how one algorithm feeds the next in a single statement (FastRP embeddings → KNN); the
+#: projection is the query's own and is dropped with it, and GDS's memory guard counts what mutate
+#: adds. ``.write`` stores results in the database and is refused (the READ transaction would
+#: refuse it too, with a less helpful message).
+GDS_ALGORITHMS: dict[str, tuple[str, ...]] = {
+    # community detection
+    "louvain": ("stream", "stats", "mutate"),
+    "leiden": ("stream", "stats", "mutate"),
+    "wcc": ("stream", "stats", "mutate"),
+    # centrality
+    "pageRank": ("stream", "stats", "mutate"),
+    "betweenness": ("stream", "stats", "mutate"),
+    "degree": ("stream", "stats", "mutate"),
+    # similarity
+    "nodeSimilarity": ("stream", "stats", "mutate"),
+    "knn": ("stream", "stats", "mutate"),
+    # paths
+    "shortestPath.dijkstra": ("stream", "mutate"),
+    "bfs": ("stream", "stats", "mutate"),
+    # embeddings
+    "fastRP": ("stream", "stats", "mutate"),
+}
+
+#: GDS's graph catalog as analysts may use it: project (natively), estimate a projection, list,
+#: drop, and read the properties an algorithm's ``.mutate`` added.
+_GDS_CATALOG = (
+    "gds.graph.project",
+    "gds.graph.project.estimate",
+    "gds.graph.list",
+    "gds.graph.drop",
+    "gds.graph.nodeProperty.stream",
+    "gds.graph.nodeProperties.stream",
+)
+_GDS_ALGORITHM_PROCEDURES = tuple(
+    f"gds.{algo}.{mode}{estimate}"
+    for algo, modes in GDS_ALGORITHMS.items()
+    for mode in modes
+    for estimate in ("", ".estimate")
+)
 
 #: Procedures an analyst may CALL: the schema, and the full-text and vector indexes.
 ALLOWED_PROCEDURES = frozenset(
@@ -82,10 +154,11 @@ ALLOWED_PROCEDURES = frozenset(
         "apoc.path.subgraphNodes",
         "apoc.path.subgraphAll",
         "apoc.path.spanningTree",
-        # GDS: its version only. Its algorithms run on a projection that must first be written
-        # to the graph catalog (gds.graph.project), which lives on after the query and is shared
-        # by everyone; analysts get them once projections are made and dropped for them.
+        # GDS: its version, the catalog and the algorithms of GDS_ALGORITHMS, on projections
+        # that belong to the query (see the module docstring and _check_gds).
         "gds.version",
+        *_GDS_CATALOG,
+        *_GDS_ALGORITHM_PROCEDURES,
     }
 )
 
@@ -122,6 +195,16 @@ ALLOWED_FUNCTIONS = frozenset(
         "apoc.node.labels",
         "apoc.rel.type",
         "gds.version",
+        # GDS's functions on values and on the nodes an algorithm streams back by id.
+        "gds.util.asNode",
+        "gds.util.asNodes",
+        "gds.util.nodeProperty",
+        "gds.util.NaN",
+        "gds.util.infinity",
+        "gds.util.isFinite",
+        "gds.util.isInfinite",
+        "gds.similarity.",
+        "gds.graph.exists",
     }
 )
 
@@ -189,21 +272,27 @@ class QueryTooLarge(CypherError):
 
 @dataclass(frozen=True)
 class QueryLimits:
-    """How long an analyst's query may run and how much of its result is read.
+    """How long an analyst's query may run, how much of its result is read, and how large a graph
+    it may project.
 
     Args:
         timeout: seconds; the server ends the transaction then (``SOUNDBRIDGE_QUERY_TIMEOUT``).
         max_rows: rows read at most (``SOUNDBRIDGE_QUERY_MAX_ROWS``).
         max_bytes: bytes of result (as JSON) read at most (``SOUNDBRIDGE_QUERY_MAX_BYTES``).
+        max_projection_bytes: bytes of heap that the graphs one query projects may take, by
+            GDS's estimate (``SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES``). The default, 200 MB, is
+            about fifty times the whole ingested graph (about 4 MB without array properties), and
+            five analysts at the cap stay under half the local server's default 2 GB heap.
 
     Examples:
         >>> QueryLimits.from_env({"SOUNDBRIDGE_QUERY_TIMEOUT": "5"})
-        QueryLimits(timeout=5.0, max_rows=1000, max_bytes=10000000)
+        QueryLimits(timeout=5.0, max_rows=1000, max_bytes=10000000, max_projection_bytes=200000000)
     """
 
     timeout: float = 30.0
     max_rows: int = 1000
     max_bytes: int = 10_000_000
+    max_projection_bytes: int = 200_000_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> QueryLimits:
@@ -219,6 +308,15 @@ class QueryLimits:
             max_rows=int(_positive(env, MAX_ROWS_ENV, default.max_rows, int, "rows, e.g. 1000")),
             max_bytes=int(
                 _positive(env, MAX_BYTES_ENV, default.max_bytes, int, "bytes, e.g. 10000000")
+            ),
+            max_projection_bytes=int(
+                _positive(
+                    env,
+                    MAX_PROJECTION_ENV,
+                    default.max_projection_bytes,
+                    int,
+                    "bytes, e.g. 200000000",
+                )
             ),
         )
 
@@ -274,29 +372,60 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+_ESCAPES = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.DOTALL)
 
-def _tokens(query: str) -> Iterator[tuple[str, str]]:
-    """``(kind, text)`` of the query's tokens; comments and white space dropped, strings blanked,
-    back-quoted names unquoted (a quoted ``a.b`` reads as the name ``a.b``)."""
+
+class _Token(NamedTuple):
+    """One token of a query: ``kind`` (word, string, number, punct), ``text`` (a string blanked
+    to ``''``), its span in the query, and a string literal's value."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    value: str = ""
+
+
+def _tokens(query: str) -> list[_Token]:
+    """The query's tokens; comments and white space dropped, strings blanked (their value kept
+    aside), back-quoted names unquoted (a quoted ``a.b`` reads as the name ``a.b``)."""
+    out = []
     for m in _TOKEN.finditer(query):
         kind = m.lastgroup or "punct"
         text = m.group()
         if kind in ("space", "line_comment", "block_comment"):
             continue
         if kind == "string":
-            yield "string", "''"
+            out.append(_Token("string", "''", m.start(), m.end(), _unescape(text[1:-1])))
         elif kind == "quoted":
             parts = text.strip("`").replace("``", "`").split(".")
             for i, part in enumerate(parts):
                 if i:
-                    yield "punct", "."
-                yield "word", part
+                    out.append(_Token("punct", ".", m.start(), m.end()))
+                out.append(_Token("word", part, m.start(), m.end()))
         else:
-            yield kind, text
+            out.append(_Token(kind, text, m.start(), m.end()))
+    return out
 
 
-def check_allowed(query: str) -> None:
+def _unescape(body: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        esc = m.group(1)
+        if len(esc) == 5:
+            return chr(int(esc[1:], 16))
+        return _ESCAPES.get(esc, "\\" + esc)
+
+    return _ESCAPE.sub(one, body)
+
+
+def check_allowed(query: str, params: Mapping[str, Any] | None = None) -> None:
     """Refuse a query that uses what analysts may not (see the module docstring).
+
+    Args:
+        query: the analyst's Cypher.
+        params: its parameters; a GDS configuration passed as one may not carry ``sudo``
+            either.
 
     Raises:
         QueryRefused: naming what was refused and what is allowed instead.
@@ -306,15 +435,43 @@ def check_allowed(query: str) -> None:
         >>> check_allowed("CALL dbms.listConfig()")  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         kg.cypher.QueryRefused: procedure dbms.listConfig is not open to analysts
+        >>> check_allowed(
+        ...     "CALL gds.graph.project('g', 'Culture', 'PART_OF') YIELD graphName "
+        ...     "CALL gds.wcc.stream(graphName) YIELD nodeId RETURN count(*)"
+        ... )
     """
-    toks = list(_tokens(query))
-    words = [(i, t.upper()) for i, (k, t) in enumerate(toks) if k == "word"]
+    _analyse(query, params)
+
+
+@dataclass
+class _Projection:
+    """A native projection of an analyst's query: the name as written, and its node projection,
+    relationship projection and configuration as tokens (sized before the query runs)."""
+
+    name: str
+    args: list[list[_Token]]
+
+
+@dataclass
+class _Plan:
+    """What :func:`run_read` must do around an allowed query that uses GDS."""
+
+    uses_gds: bool = False
+    projections: list[_Projection] = field(default_factory=list)
+    #: spans ``(start, end, name)`` of the string literals that name a projected graph
+    graph_names: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+def _analyse(query: str, params: Mapping[str, Any] | None = None) -> _Plan:
+    """The checks of :func:`check_allowed`, and the plan :func:`run_read` follows for GDS."""
+    toks = _tokens(query)
+    words = [(i, t.text.upper()) for i, t in enumerate(toks) if t.kind == "word"]
 
     def prev(i: int) -> str:
-        return toks[i - 1][1].upper() if i > 0 else ""
+        return toks[i - 1].text.upper() if i > 0 else ""
 
     def after(i: int) -> str:
-        return toks[i + 1][1].upper() if i + 1 < len(toks) else ""
+        return toks[i + 1].text.upper() if i + 1 < len(toks) else ""
 
     for i, w in words:
         if prev(i) in (".", "$"):  # a property key or a parameter, not a keyword
@@ -341,21 +498,25 @@ def check_allowed(query: str) -> None:
             )
         if w == "SHOW":
             j = i + 1
-            while j < len(toks) and toks[j][1].upper() in _SHOW_MODIFIERS:
+            while j < len(toks) and toks[j].text.upper() in _SHOW_MODIFIERS:
                 j += 1
-            what = toks[j][1].upper() if j < len(toks) else ""
+            what = toks[j].text.upper() if j < len(toks) else ""
             if what not in _SHOW_ALLOWED:
                 raise QueryRefused(
                     f"SHOW {what or '…'} is not open to analysts; SHOW INDEXES, CONSTRAINTS, "
                     "PROCEDURES and FUNCTIONS are"
                 )
-    for start, name in _dotted_calls(toks):
+    calls = list(_dotted_calls(toks))
+    for start, _, name in calls:
         called = name.lower()
         is_procedure = prev(start) == "CALL"
         if is_procedure and called not in _PROCEDURES_LC:
+            raise QueryRefused(_procedure_refusal(name))
+        if not is_procedure and called == "gds.graph.project":
             raise QueryRefused(
-                f"procedure {name} is not open to analysts; allowed: "
-                f"{', '.join(sorted(ALLOWED_PROCEDURES))} (docs/cypher.md)"
+                "gds.graph.project as a function (Cypher aggregation) is not open to analysts: "
+                "such a projection cannot be sized before it runs; use the native projection, "
+                "CALL gds.graph.project('name', labels, relationship types) (docs/cypher.md)"
             )
         if not is_procedure and not any(
             called == f or (f.endswith(".") and called.startswith(f)) for f in _FUNCTIONS_LC
@@ -364,27 +525,346 @@ def check_allowed(query: str) -> None:
                 f"function {name} is not open to analysts; Cypher's own functions are, and "
                 f"{', '.join(sorted(ALLOWED_FUNCTIONS))} (docs/cypher.md)"
             )
+    plan = _Plan(uses_gds=any(name.lower().startswith("gds.") for _, _, name in calls))
+    if plan.uses_gds:
+        _check_gds(toks, calls, plan, params or {})
+    return plan
 
 
-def _dotted_calls(toks: list[tuple[str, str]]) -> Iterator[tuple[int, str]]:
+def _procedure_refusal(name: str) -> str:
+    called = name.lower()
+    if called.startswith("gds.") and (called.endswith(".write") or ".write." in called):
+        stem = name[: called.index(".write")]
+        return (
+            f"procedure {name} is not open to analysts: .write stores results in the graph, and "
+            f"analysts' queries are read-only; use {stem}.stream (rows), .stats (a summary) or "
+            ".mutate (into the query's own projection)"
+        )
+    if called.startswith("gds.graph.project."):
+        return (
+            f"procedure {name} is not open to analysts: it projects from Cypher given as text, "
+            "outside these checks; use the native projection, CALL gds.graph.project('name', "
+            "labels, relationship types) (docs/cypher.md)"
+        )
+    if called.startswith("gds."):
+        return (
+            f"procedure {name} is not open to analysts; of Graph Data Science they may call "
+            f"{', '.join(_GDS_CATALOG)} and the stream, stats, mutate and estimate modes of "
+            f"{', '.join(GDS_ALGORITHMS)} (docs/cypher.md#limits)"
+        )
+    others = sorted(p for p in ALLOWED_PROCEDURES if not p.startswith("gds."))
+    return (
+        f"procedure {name} is not open to analysts; allowed: {', '.join(others)}, gds.version "
+        "and Graph Data Science's graph algorithms (docs/cypher.md)"
+    )
+
+
+def _dotted_calls(toks: list[_Token]) -> Iterator[tuple[int, int, str]]:
     """Namespaced names that are called: ``a.b(`` anywhere, and ``CALL a.b`` with or without
-    parentheses. Yields ``(index of the name's first token, name)``."""
+    parentheses. Yields ``(index of the name's first token, index of its last, name)``."""
     i = 0
     while i < len(toks):
-        kind, _ = toks[i]
-        starts_chain = kind == "word" and (i == 0 or toks[i - 1][1] not in (".", "$"))
+        kind = toks[i].kind
+        starts_chain = kind == "word" and (i == 0 or toks[i - 1].text not in (".", "$"))
         if not starts_chain:
             i += 1
             continue
         j = i
-        while j + 2 < len(toks) and toks[j + 1][1] == "." and toks[j + 2][0] == "word":
+        while j + 2 < len(toks) and toks[j + 1].text == "." and toks[j + 2].kind == "word":
             j += 2
-        name = "".join(t for _, t in toks[i : j + 1])
-        called = j + 1 < len(toks) and toks[j + 1][1] == "("
-        after_call = i > 0 and toks[i - 1][1].upper() == "CALL"
-        if (j > i and called) or (after_call and toks[i][1] != "{"):
-            yield i, name
+        name = "".join(t.text for t in toks[i : j + 1])
+        called = j + 1 < len(toks) and toks[j + 1].text == "("
+        after_call = i > 0 and toks[i - 1].text.upper() == "CALL"
+        if (j > i and called) or (after_call and toks[i].text != "{"):
+            yield i, j, name
         i = j + 1
+
+
+# ------------------------------------------------------------------ GDS: a query's own graphs
+#: Procedures and functions whose first argument names a projected graph that must be the
+#: query's own (an algorithm's ``.estimate`` may instead take a map describing a projection).
+_GRAPH_USERS = frozenset(
+    [p.lower() for p in _GDS_ALGORITHM_PROCEDURES]
+    + [
+        "gds.graph.drop",
+        "gds.graph.nodeproperty.stream",
+        "gds.graph.nodeproperties.stream",
+        "gds.util.nodeproperty",
+    ]
+)
+#: Ones that may name any graph (they only look); a literal naming the query's own is renamed.
+_GRAPH_LOOKERS = frozenset({"gds.graph.list", "gds.graph.exists"})
+
+#: Words that end a ``YIELD`` list.
+_CLAUSES = frozenset(
+    {"WHERE", "RETURN", "WITH", "CALL", "MATCH", "OPTIONAL", "UNWIND", "ORDER", "LIMIT", "SKIP"}
+    | {"UNION", "FINISH", "CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "FOREACH"}
+)
+
+
+def _call_args(toks: list[_Token], open_paren: int) -> tuple[list[list[_Token]], int]:
+    """The arguments (as token lists) of the call whose ``(`` is at ``open_paren``, and the index
+    of its ``)``."""
+    args: list[list[_Token]] = []
+    current: list[_Token] = []
+    depth = 0
+    i = open_paren + 1
+    while i < len(toks):
+        t = toks[i].text
+        if t in ("(", "[", "{"):
+            depth += 1
+        elif t in (")", "]", "}"):
+            if depth == 0:
+                if current or args:
+                    args.append(current)
+                return args, i
+            depth -= 1
+        elif t == "," and depth == 0:
+            args.append(current)
+            current = []
+            i += 1
+            continue
+        current.append(toks[i])
+        i += 1
+    if current or args:
+        args.append(current)
+    return args, len(toks)
+
+
+def _yielded(toks: list[_Token], i: int) -> tuple[list[tuple[int, str, str]], bool]:
+    """The variables bound by a ``YIELD`` at ``i``: ``[(index of the variable's token, field,
+    variable)]``, and whether it is ``YIELD *``."""
+    if _text(toks, i).upper() != "YIELD":
+        return [], False
+    i += 1
+    if _text(toks, i) == "*":
+        return [], True
+    bound = []
+    while _kind(toks, i) == "word" and toks[i].text.upper() not in _CLAUSES:
+        j = i
+        if _text(toks, i + 1).upper() == "AS" and _kind(toks, i + 2) == "word":
+            j = i + 2
+        bound.append((j, toks[i].text, toks[j].text))
+        i = j + 1
+        if _text(toks, i) != ",":
+            break
+        i += 1
+    return bound, False
+
+
+def _check_gds(
+    toks: list[_Token], calls: list[tuple[int, int, str]], plan: _Plan, params: Mapping[str, Any]
+) -> None:
+    """Refuse GDS calls that could reach beyond the query's own projections or past the memory
+    guard, and fill ``plan`` with the projections to size, rename and drop."""
+    for i, t in enumerate(toks):
+        if t.kind == "word" and t.text.lower() == "sudo" and _text(toks, i + 1) == ":":
+            raise QueryRefused(_SUDO_REFUSAL)
+    if _has_sudo(params):
+        raise QueryRefused(_SUDO_REFUSAL)
+    projected: set[str] = set()
+    graph_vars: dict[str, int] = {}  # variable bound to a projection's graphName → its token
+    other_bindings: list[tuple[int, str]] = []  # every other place a variable is bound
+    star_elsewhere = False
+    sites: list[tuple[str, str, list[list[_Token]]]] = []
+    for start, end, name in calls:
+        called = name.lower()
+        is_procedure = start > 0 and toks[start - 1].text.upper() == "CALL"
+        args: list[list[_Token]] = []
+        close = end
+        if _text(toks, end + 1) == "(":
+            args, close = _call_args(toks, end + 1)
+        if not is_procedure:
+            if called in _GRAPH_USERS or called in _GRAPH_LOOKERS:
+                sites.append((called, name, args))
+            continue
+        config_at = _CONFIG_ARGUMENT.get(called, 1 if called in _GDS_ALGORITHMS_LC else None)
+        if config_at is not None:
+            configs = args[config_at : config_at + 1]
+            if called.endswith(".estimate") and args and _text(args[0], 0) == "{":
+                configs.append(args[0])  # a projection described by a map
+            for config in configs:
+                _check_config(name, config)
+        bound, star = _yielded(toks, close + 1)
+        if called == "gds.graph.project":
+            graph_name = args[0] if args else []
+            if len(graph_name) != 1 or graph_name[0].kind != "string":
+                raise QueryRefused(
+                    "gds.graph.project needs the new graph's name as a string, e.g. "
+                    "CALL gds.graph.project('styles', 'Culture', 'STYLE_SIMILAR'), so that the "
+                    "graph can be dropped when the query ends"
+                )
+            if len(args) not in (3, 4):
+                raise QueryRefused(
+                    "gds.graph.project takes a name, the node labels, the relationship types "
+                    "and optionally a configuration, e.g. CALL gds.graph.project('styles', "
+                    "'Culture', 'STYLE_SIMILAR')"
+                )
+            projected.add(graph_name[0].value)
+            plan.graph_names.append((graph_name[0].start, graph_name[0].end, graph_name[0].value))
+            plan.projections.append(_Projection(graph_name[0].value, args[1:]))
+            for j, yielded, variable in bound:
+                if yielded == "graphName":
+                    graph_vars[variable] = j
+                else:
+                    other_bindings.append((j, variable))
+            if star:
+                graph_vars["graphName"] = -1
+        else:
+            star_elsewhere = star_elsewhere or star
+            other_bindings.extend((j, variable) for j, _, variable in bound)
+            if called in _GRAPH_USERS or called in _GRAPH_LOOKERS:
+                sites.append((called, name, args))
+    yield_vars = set(graph_vars.values())
+    for i, t in enumerate(toks):
+        if t.kind != "word" or i in yield_vars:
+            continue
+        aliased = _text(toks, i - 1).upper() == "AS" and _text(toks, i - 2) != "."
+        iterated = _text(toks, i - 1) in ("[", "(") and _text(toks, i + 1).upper() == "IN"
+        if aliased or iterated:  # WITH … AS v, UNWIND … AS v, [v IN …], any(v IN …)
+            other_bindings.append((i, t.text))
+    rebound = {v for _, v in other_bindings} | (set(graph_vars) if star_elsewhere else set())
+    for called, name, args in sites:
+        first = args[0] if args else []
+        if len(first) == 1 and first[0].kind == "string":
+            if first[0].value in projected:
+                plan.graph_names.append((first[0].start, first[0].end, first[0].value))
+            elif called not in _GRAPH_LOOKERS:
+                raise QueryRefused(
+                    f"graph '{first[0].value}' is not projected by this query: an analyst's "
+                    "graphs live for one query; project it in the same statement, e.g. CALL "
+                    f"gds.graph.project('{first[0].value}', …) YIELD graphName CALL "
+                    f"{name}(graphName, …)"
+                )
+        elif called in _GRAPH_LOOKERS or not first:
+            continue
+        elif called.endswith(".estimate") and first[0].text == "{":
+            continue  # an estimate of a projection described by a map: nothing is made
+        elif not (len(first) == 1 and first[0].text in graph_vars and first[0].text not in rebound):
+            raise QueryRefused(
+                f"{name} must name a graph this query projected: its name as written in "
+                "gds.graph.project, or the graphName that gds.graph.project yields (not "
+                "renamed or rebound), since an analyst's graphs live for one query"
+            )
+
+
+#: Where the configuration map is among a procedure's arguments (0-based), beyond the
+#: algorithms' (their second).
+_CONFIG_ARGUMENT = {"gds.graph.project": 3, "gds.graph.project.estimate": 2}
+_GDS_ALGORITHMS_LC = frozenset(p.lower() for p in _GDS_ALGORITHM_PROCEDURES)
+
+
+def _check_config(name: str, config: list[_Token]) -> None:
+    """A GDS configuration must be a map written out (``{key: value, …}``, values any
+    expression) or a ``$parameter``, so that its keys can be read: no ``sudo`` among them. An
+    expression (``apoc.map.setKey(…)``) could hide one."""
+    if not config or (len(config) == 2 and config[0].text == "$"):
+        return  # a parameter's value is checked with the parameters
+    if config[0].text != "{" or _call_args(config, 0)[1] != len(config) - 1:
+        raise QueryRefused(
+            f"the configuration of {name} must be written as a map ({{key: value, …}}) or "
+            "given as a $parameter, so that it can be checked before it runs"
+        )
+    depth = 0
+    for i, t in enumerate(config):
+        if t.text in ("(", "[", "{"):
+            depth += 1
+        elif t.text in (")", "]", "}"):
+            depth -= 1
+        elif (
+            depth == 1
+            and t.kind == "word"
+            and t.text.lower() == "sudo"
+            and _text(config, i + 1) == ":"
+        ):
+            raise QueryRefused(_SUDO_REFUSAL)
+
+
+_SUDO_REFUSAL = (
+    "sudo is not open to analysts: it turns off Graph Data Science's memory guard, which refuses "
+    "a projection or an algorithm that would not fit in the server's heap; remove it"
+)
+
+
+def _text(toks: list[_Token], i: int) -> str:
+    return toks[i].text if 0 <= i < len(toks) else ""
+
+
+def _has_sudo(value: Any) -> bool:
+    """Whether a parameter value holds a map with a ``sudo`` key (GDS reads keys in any case)."""
+    if isinstance(value, Mapping):
+        return any(
+            (isinstance(k, str) and k.lower() == "sudo") or _has_sudo(v) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return any(_has_sudo(v) for v in value)
+    return False
+
+
+class _NotLiteral(Exception):
+    """An argument that is not written out as a value (a variable, an expression)."""
+
+
+def _literal(toks: list[_Token], params: Mapping[str, Any]) -> Any:
+    """The value of tokens written as a Cypher literal: strings, numbers, booleans, null, lists,
+    maps and ``$parameters``.
+
+    Raises:
+        _NotLiteral: anything else.
+    """
+    value, i = _literal_at(toks, 0, params)
+    if i != len(toks):
+        raise _NotLiteral
+    return value
+
+
+def _literal_at(toks: list[_Token], i: int, params: Mapping[str, Any]) -> tuple[Any, int]:
+    if i >= len(toks):
+        raise _NotLiteral
+    t = toks[i]
+    if t.kind == "string":
+        return t.value, i + 1
+    if t.kind == "number" or (t.text == "-" and _kind(toks, i + 1) == "number"):
+        sign, j = (-1, i + 1) if t.text == "-" else (1, i)
+        text = toks[j].text
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+        return sign * number, j + 1
+    if t.kind == "word" and t.text.upper() in ("TRUE", "FALSE", "NULL"):
+        return {"TRUE": True, "FALSE": False, "NULL": None}[t.text.upper()], i + 1
+    if t.text == "$" and _kind(toks, i + 1) in ("word", "number"):
+        key = toks[i + 1].text
+        if key not in params:
+            raise QueryRefused(f"parameter ${key} is not given; pass it with -p {key}=VALUE")
+        return params[key], i + 2
+    if t.text == "[":
+        items: list[Any] = []
+        i += 1
+        while _text(toks, i) != "]":
+            item, i = _literal_at(toks, i, params)
+            items.append(item)
+            if _text(toks, i) == ",":
+                i += 1
+            elif _text(toks, i) != "]":
+                raise _NotLiteral
+        return items, i + 1
+    if t.text == "{":
+        entries: dict[str, Any] = {}
+        i += 1
+        while _text(toks, i) != "}":
+            if _kind(toks, i) != "word" or _text(toks, i + 1) != ":":
+                raise _NotLiteral
+            key = toks[i].text
+            entries[key], i = _literal_at(toks, i + 2, params)
+            if _text(toks, i) == ",":
+                i += 1
+            elif _text(toks, i) != "}":
+                raise _NotLiteral
+        return entries, i + 1
+    raise _NotLiteral
+
+
+def _kind(toks: list[_Token], i: int) -> str:
+    return toks[i].kind if 0 <= i < len(toks) else ""
 
 
 # --------------------------------------------------------------------------- running queries
@@ -399,13 +879,17 @@ def run_read(
 ) -> QueryResult:
     """Run an analyst's ``query`` read-only, within the analysts' limits, and return its rows.
 
+    A query that projects graphs for Graph Data Science (``CALL gds.graph.project('name', …)``)
+    has them sized before it runs, renamed to names of their own, and dropped when it ends (see
+    the module docstring).
+
     Args:
         driver: an open driver.
         query: Cypher; values belong in ``params`` (``$name``), never formatted in.
         params: query parameters.
         database: the database; ``None`` is the server default.
         limit: read at most this many rows (below ``limits.max_rows``; the notice then says so).
-        limits: time, row and byte limits; default: :meth:`QueryLimits.from_env`.
+        limits: time, row, byte and projection limits; default: :meth:`QueryLimits.from_env`.
 
     Returns:
         The rows read; ``notice`` says when a limit cut them. Reading stops at the cut and the
@@ -414,9 +898,11 @@ def run_read(
     Raises:
         QueryRefused: the query uses what analysts may not (:func:`check_allowed`).
         ReadOnlyViolation: the query writes.
-        QueryTimeout: the server stopped it at ``limits.timeout``.
-        QueryTooLarge: it needed more memory than the server allows, or one row is larger than
-            ``limits.max_bytes``.
+        QueryTimeout: the server stopped it at ``limits.timeout`` (a graph algorithm notices
+            within 10 s more).
+        QueryTooLarge: it needed more memory than the server allows, a projection is larger than
+            ``limits.max_projection_bytes``, GDS's memory guard refused it, or one row is larger
+            than ``limits.max_bytes``.
         CypherError: a syntax or semantic error, with the server's message.
 
     Examples:
@@ -428,11 +914,56 @@ def run_read(
             "empty query: give a Cypher statement such as 'MATCH (n) RETURN count(n)'"
         )
     limits = limits if limits is not None else QueryLimits.from_env()
-    check_allowed(query)
+    plan = _analyse(query, params)
+    values = dict(params or {})
+    if not plan.projections:
+        return _read(driver, query, values, database, limit, limits, plan.uses_gds)
+    # Each projected name gets a catalog name of its own, passed as a parameter in place of the
+    # literal; the deadline in it lets a later query drop it if this process dies before its
+    # ``finally`` (the server ends the query by then, and GDS notices within 10 s).
+    deadline = int(time.time() + limits.timeout + _GDS_GRACE)
+    own = {
+        p.name: f"{_GRAPH_PREFIX}{deadline}:{secrets.token_hex(4)}:{p.name}"
+        for p in plan.projections
+    }
+    keys = {name: f"{_GRAPH_PARAM}{i}" for i, name in enumerate(own)}
+    pieces, last = [], 0
+    for start, end, name in sorted(plan.graph_names):
+        pieces += [query[last:start], "$", keys[name]]
+        last = end
+    rewritten = "".join([*pieces, query[last:]])
+    values.update({keys[name]: catalog_name for name, catalog_name in own.items()})
+    try:
+        _drop_expired(driver, database, limits)
+        _check_projection_size(driver, plan, params or {}, database, limits)
+        return _read(driver, rewritten, values, database, limit, limits, True)
+    finally:
+        _drop(driver, list(own.values()), database, limits)
+
+
+#: Projections made for analysts' queries are named ``analyst:<deadline>:<random>:<name>``.
+_GRAPH_PREFIX = "analyst:"
+_GRAPH_PARAM = "soundbridge_graph_"
+#: Seconds after a query's timeout by which its projections are surely unused: GDS checks for the
+#: end of a transaction every 10 s.
+_GDS_GRACE = 60
+
+
+def _read(
+    driver: neo4j.Driver,
+    query: str,
+    params: dict[str, Any],
+    database: str | None,
+    limit: int | None,
+    limits: QueryLimits,
+    uses_gds: bool,
+) -> QueryResult:
+    """Run the (allowed) query in a READ transaction and read its rows within the caps."""
     max_rows = limits.max_rows if limit is None else min(limit, limits.max_rows)
     rows: list[list[Any]] = []
     size = 0
     notice = None
+    started = time.monotonic()
     try:
         with driver.session(
             database=database,
@@ -442,7 +973,7 @@ def run_read(
             tx = session.begin_transaction(timeout=limits.timeout)
             interrupted = False
             try:
-                result = tx.run(query, dict(params or {}))
+                result = tx.run(query, params)
                 columns = list(result.keys())
                 for record in result:
                     if len(rows) == max_rows:
@@ -482,7 +1013,95 @@ def run_read(
                     tx.close()  # a read has nothing to commit; closing stops whatever is unread
     except neo4j.exceptions.Neo4jError as e:
         raise _query_error(e, limits) from e
+    if uses_gds and time.monotonic() - started >= limits.timeout:
+        # The server has ended this transaction, but a GDS algorithm that notices it may stop
+        # early and stream what it has (betweenness does): those rows are not an answer.
+        raise QueryTimeout(_timeout_message(limits))
     return QueryResult(columns=columns, rows=rows, notice=notice)
+
+
+def _operator_read(
+    driver: neo4j.Driver,
+    query: str,
+    params: Mapping[str, Any],
+    database: str | None,
+    limits: QueryLimits,
+) -> list[neo4j.Record]:
+    """Run one of this module's own statements (around an analyst's query) as a read."""
+    records, _, _ = driver.execute_query(
+        neo4j.Query(query, timeout=limits.timeout),
+        dict(params),
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+    )
+    return list(records)
+
+
+def _drop_expired(driver: neo4j.Driver, database: str | None, limits: QueryLimits) -> None:
+    """Drop analysts' projections whose deadline has passed (left by a process that died)."""
+    try:
+        records = _operator_read(
+            driver, q.GDS_GRAPHS_NAMED, {"prefix": _GRAPH_PREFIX}, database, limits
+        )
+    except neo4j.exceptions.Neo4jError as e:
+        raise _query_error(e, limits) from e
+    now = time.time()
+    expired = []
+    for r in records:
+        deadline = r["graphName"][len(_GRAPH_PREFIX) :].split(":", 1)[0]
+        if deadline.isdigit() and int(deadline) < now:
+            expired.append(r["graphName"])
+    _drop(driver, expired, database, limits)
+
+
+def _check_projection_size(
+    driver: neo4j.Driver,
+    plan: _Plan,
+    params: Mapping[str, Any],
+    database: str | None,
+    limits: QueryLimits,
+) -> None:
+    """Refuse the query when GDS's estimate of its projections exceeds the limit."""
+    total = 0
+    for p in plan.projections:
+        try:
+            nodes, relationships, *rest = (_literal(arg, params) for arg in p.args)
+        except _NotLiteral:
+            raise QueryRefused(
+                f"the labels, relationship types and configuration of gds.graph.project('"
+                f"{p.name}', …) must be written out (strings, lists, maps, numbers or "
+                "$parameters), so that the projection can be sized before it runs"
+            ) from None
+        estimate = {"nodes": nodes, "relationships": relationships, "configuration": {}}
+        if rest:
+            estimate["configuration"] = rest[0] if rest[0] is not None else {}
+        try:
+            record = _operator_read(driver, q.GDS_PROJECT_ESTIMATE, estimate, database, limits)[0]
+        except neo4j.exceptions.Neo4jError as e:
+            raise _query_error(e, limits) from e
+        total += int(record["bytesMax"])
+        if total > limits.max_projection_bytes:
+            raise QueryTooLarge(
+                f"the projection '{p.name}' ({record['nodeCount']:,} nodes, "
+                f"{record['relationshipCount']:,} relationships) would take about "
+                f"{_mb(int(record['bytesMax']))}, and one query's projections may take "
+                f"{_mb(limits.max_projection_bytes)} ({MAX_PROJECTION_ENV}="
+                f"{limits.max_projection_bytes}); project fewer labels, relationship types or "
+                f"properties, or raise {MAX_PROJECTION_ENV}"
+            )
+
+
+def _drop(
+    driver: neo4j.Driver, names: list[str], database: str | None, limits: QueryLimits
+) -> None:
+    """Drop projections; one that cannot be dropped now is left to :func:`_drop_expired`."""
+    if not names:
+        return
+    # Not raised over the query's own outcome (this runs in a ``finally``): the server may be
+    # gone, or the query's own projection may still be finishing after a Ctrl-C. The name's
+    # deadline lets the next analyst query that projects drop it.
+    with contextlib.suppress(neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError):
+        _operator_read(driver, q.GDS_DROP_GRAPHS, {"names": names}, database, limits)
 
 
 def read_records(
@@ -565,18 +1184,49 @@ def _query_error(e: neo4j.exceptions.Neo4jError, limits: QueryLimits) -> CypherE
             "this query writes to the graph, and analysts' queries are read-only "
             f"(server said: {message}); use 'soundbridge ingest' or the Python API to change data"
         )
-    if "TransactionTimedOut" in code:
-        return QueryTimeout(
-            f"the query ran longer than {limits.timeout:g} s, the limit for analysts' queries "
-            f"({TIMEOUT_ENV}); add LIMIT or narrow the MATCH, or raise {TIMEOUT_ENV}"
-        )
+    # A GDS algorithm that notices the end of its transaction fails with TerminatedException.
+    if "TransactionTimedOut" in code or "TerminatedException" in message:
+        return QueryTimeout(_timeout_message(limits))
     if "MemoryPoolOutOfMemory" in code or "OutOfMemory" in code:
         return QueryTooLarge(
             "the query needed more memory than the server allows one transaction "
             "(db.memory.transaction.max); aggregate earlier, add LIMIT, or ask an operator to "
             f"raise it (server said: {message})"
         )
+    guard = _GDS_MEMORY_GUARD.search(message)
+    if guard:
+        need, free = (int(x) for x in guard.group("need", "free"))
+        return QueryTooLarge(
+            f"Graph Data Science's memory guard refused {guard.group('what')}: it needs about "
+            f"{_mb(need)}, and {_mb(free)} of the server's heap is free for it; project fewer "
+            "nodes, relationships or properties, lower the algorithm's sizes (topK, "
+            "embeddingDimension, …), or ask an operator to raise the heap "
+            f"({HEAP_MAX_ENV})"
+        )
+    if "exceeds available memory" in message or "exceeds current free memory" in message:
+        return QueryTooLarge(
+            "Graph Data Science's memory guard refused the query: it would need more of the "
+            "server's heap than is free; project less or lower the algorithm's sizes, or ask an "
+            f"operator to raise the heap ({HEAP_MAX_ENV}) (server said: {message})"
+        )
     return CypherError(f"{code}: {message}" if code else message)
+
+
+#: GDS 2.13's memory guard: "Memory required to run FastRP (11280028408b) exceeds available
+#: memory (2147176968b)"; available is the heap less what the catalog's graphs and the running
+#: algorithms have reserved.
+_GDS_MEMORY_GUARD = re.compile(
+    r"Memory required to (?:run )?(?P<what>.+?) \((?P<need>\d+)b\) exceeds available memory "
+    r"\((?P<free>\d+)b\)"
+)
+
+
+def _timeout_message(limits: QueryLimits) -> str:
+    return (
+        f"the query ran longer than {limits.timeout:g} s, the limit for analysts' queries "
+        f"({TIMEOUT_ENV}); add LIMIT or narrow the MATCH (or project a smaller graph), or raise "
+        f"{TIMEOUT_ENV}"
+    )
 
 
 def _plain(value: Any) -> Any:

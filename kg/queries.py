@@ -522,3 +522,27 @@ SET c.status = 'merged'
 CREATE (c)-[:MERGED_INTO {{admin: $admin, at: datetime()}}]->(into)
 RETURN {_CONCEPT_FIELDS}
 """
+
+# --- analysts' graph projections (kg.cypher) ---------------------------------------------------
+
+#: GDS's memory estimate of the native projection an analyst's query asks for (its node
+#: projection ``$nodes``, relationship projection ``$relationships`` and ``$configuration``).
+GDS_PROJECT_ESTIMATE = """
+CALL gds.graph.project.estimate($nodes, $relationships, $configuration)
+YIELD nodeCount, relationshipCount, bytesMax
+RETURN nodeCount, relationshipCount, bytesMax
+"""
+
+#: The names of the projections in the graph catalog that start with ``$prefix``.
+GDS_GRAPHS_NAMED = """
+CALL gds.graph.list() YIELD graphName
+WITH graphName WHERE graphName STARTS WITH $prefix
+RETURN graphName
+"""
+
+#: Drop the projections ``$names`` from the graph catalog (no error for one that is gone).
+GDS_DROP_GRAPHS = """
+UNWIND $names AS name
+CALL gds.graph.drop(name, false) YIELD graphName
+RETURN graphName
+"""

@@ -76,6 +76,7 @@ _ISOLATED = (
     "SOUNDBRIDGE_QUERY_TIMEOUT",
     "SOUNDBRIDGE_QUERY_MAX_ROWS",
     "SOUNDBRIDGE_QUERY_MAX_BYTES",
+    "SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES",
 )
 _saved_env: dict[str, str | None] = {}
 _session_home: Path | None = None

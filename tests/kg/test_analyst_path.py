@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -30,7 +34,6 @@ REFUSED = [
     ("RETURN dbms.components()", "function dbms.components"),
     ("RETURN apoc.cypher.runFirstColumnSingle('MATCH (n) RETURN n', {})", "function apoc.cypher"),
     ("CALL apoc.load.json('file:///etc/passwd')", "procedure apoc.load.json"),
-    ("CALL gds.graph.project('g', '*', '*')", "procedure gds.graph.project"),
     ("LOAD CSV FROM 'http://127.0.0.1:1/x' AS r RETURN r", "LOAD CSV"),
     ("load /* x */ csv with headers from $url as r return r", "LOAD CSV"),
     ("SHOW TRANSACTIONS", "SHOW TRANSACTIONS"),
@@ -41,6 +44,87 @@ REFUSED = [
     ("USE system SHOW USERS", "USE"),
     ("MATCH (n) CALL (n) { RETURN n AS m } IN TRANSACTIONS RETURN m", "IN TRANSACTIONS"),
     ("UNWIND [1] AS x CALL { WITH x RETURN x AS y } IN 2 CONCURRENT TRANSACTIONS RETURN y", "IN"),
+]
+
+# Graph Data Science: what would reach past the query's own projections, the database or the
+# memory guard, and the refusal that names it.
+_PROJECT = "CALL gds.graph.project('g', 'P', 'L') YIELD graphName "
+GDS_REFUSED = [
+    ("CALL gds.louvain.write('g', {writeProperty: 'c'})", ".write stores results in the graph"),
+    ("CALL gds.pageRank.write.estimate('g', {writeProperty: 'c'})", ".write stores results"),
+    ("CALL gds.graph.nodeProperties.write('g', ['c'])", ".write stores results"),
+    ("CALL gds.graph.project.cypher('g', 'MATCH (n) RETURN id(n) AS id', '')", "Cypher given"),
+    ("MATCH (a)-->(b) RETURN gds.graph.project('g', a, b)", "as a function (Cypher aggregation)"),
+    ("CALL gds.graph.generate('g', 100000000, 100)", "procedure gds.graph.generate is not open"),
+    ("CALL gds.graph.export('g', {dbName: 'copy'})", "procedure gds.graph.export is not open"),
+    ("CALL gds.alpha.allShortestPaths.stream('g')", "procedure gds.alpha.allShortestPaths"),
+    (
+        _PROJECT + "CALL gds.wcc.stream('other') YIELD nodeId RETURN nodeId",
+        "graph 'other' is not projected by this query",
+    ),
+    ("CALL gds.pageRank.stream('g') YIELD nodeId RETURN nodeId", "graph 'g' is not projected"),
+    ("CALL gds.graph.drop('someone_elses')", "graph 'someone_elses' is not projected"),
+    (
+        "CALL gds.graph.list() YIELD graphName "
+        "CALL gds.graph.drop(graphName) YIELD schema RETURN 1",
+        "gds.graph.drop must name a graph this query projected",
+    ),
+    (
+        _PROJECT + "WITH 'ops' AS graphName CALL gds.graph.drop(graphName) YIELD schema RETURN 1",
+        "gds.graph.drop must name a graph this query projected",
+    ),
+    (
+        "CALL gds.graph.project('g', 'P', 'L') YIELD graphName, nodeCount AS g "
+        "CALL gds.wcc.stream(g) YIELD nodeId RETURN nodeId",
+        "gds.wcc.stream must name a graph this query projected",
+    ),
+    (
+        "CALL gds.graph.project($name, 'P', 'L') YIELD graphName RETURN graphName",
+        "needs the new graph's name as a string",
+    ),
+    ("CALL gds.graph.project('g', 'P') YIELD graphName RETURN graphName", "takes a name, the node"),
+    (
+        _PROJECT + "CALL gds.wcc.stream(graphName, apoc.map.setKey({}, 'su' + 'do', true)) "
+        "YIELD nodeId RETURN nodeId",
+        "configuration of gds.wcc.stream must be written as a map",
+    ),
+    (
+        _PROJECT + "WITH graphName, {concurrency: 1} AS config "
+        "CALL gds.wcc.stream(graphName, config) YIELD nodeId RETURN nodeId",
+        "configuration of gds.wcc.stream must be written as a map",
+    ),
+    (
+        _PROJECT + "RETURN [graphName IN ['ops'] | gds.util.nodeProperty(graphName, 0, 'p')]",
+        "gds.util.nodeProperty must name a graph this query projected",
+    ),
+    (
+        "CALL gds.graph.project('g', 'P', 'L', {sudo: true}) YIELD graphName RETURN graphName",
+        "sudo is not open to analysts",
+    ),
+    (
+        _PROJECT + "CALL gds.fastRP.stream(graphName, {embeddingDimension: 8, SUDO: true}) "
+        "YIELD nodeId RETURN nodeId",
+        "sudo is not open to analysts",
+    ),
+]
+
+GDS_ALLOWED = [
+    _PROJECT + "CALL gds.louvain.stream(graphName) YIELD nodeId, communityId RETURN communityId",
+    "CALL gds.graph.project('g', 'P', 'L') YIELD graphName AS g "
+    "CALL gds.wcc.stats(g) YIELD componentCount RETURN componentCount",
+    _PROJECT + "CALL gds.pageRank.stream('g') YIELD nodeId RETURN nodeId",  # its own, by name
+    _PROJECT + "CALL gds.fastRP.mutate(graphName, {embeddingDimension: 8, mutateProperty: 'e'}) "
+    "YIELD nodePropertiesWritten CALL gds.knn.stream(graphName, {nodeProperties: ['e']}) "
+    "YIELD node1 RETURN count(*)",
+    _PROJECT + "CALL gds.graph.drop(graphName) YIELD schema RETURN 1",
+    "CALL gds.graph.list() YIELD graphName RETURN graphName",
+    "MATCH (a:P {name: 'a'}) CALL gds.graph.project('g', 'P', 'L') YIELD graphName "
+    "CALL gds.bfs.stream(graphName, {sourceNode: a, maxDepth: 2}) YIELD path RETURN path",
+    "CALL gds.graph.project.estimate('P', 'L') YIELD requiredMemory RETURN requiredMemory",
+    "CALL gds.pageRank.stream.estimate({nodeProjection: 'P', relationshipProjection: 'L'}, {}) "
+    "YIELD requiredMemory RETURN requiredMemory",
+    "RETURN gds.similarity.cosine([1.0, 0.0], [1.0, 0.0]) AS s, gds.version() AS v",
+    "RETURN 'CALL gds.louvain.write(1)' AS text",
 ]
 
 ALLOWED = [
@@ -73,11 +157,43 @@ def test_ordinary_queries_pass_the_allow_list(query):
     check_allowed(query)
 
 
+@pytest.mark.parametrize(("query", "named"), GDS_REFUSED)
+def test_gds_calls_beyond_the_query_s_own_graphs_are_refused_by_name(query, named):
+    with pytest.raises(QueryRefused) as info:
+        check_allowed(query)
+    assert named in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("query", GDS_ALLOWED)
+def test_gds_on_the_query_s_own_projection_passes(query):
+    check_allowed(query)
+
+
+def test_sudo_is_refused_in_a_configuration_given_as_a_parameter():
+    query = _PROJECT + "CALL gds.wcc.stream(graphName, $config) YIELD nodeId RETURN nodeId"
+    check_allowed(query, {"config": {"concurrency": 1}})
+    with pytest.raises(QueryRefused, match="sudo is not open to analysts"):
+        check_allowed(query, {"config": {"Sudo": True}})
+
+
 def test_limits_come_from_the_environment_and_bad_values_name_the_variable():
-    env = {"SOUNDBRIDGE_QUERY_TIMEOUT": "2.5", "SOUNDBRIDGE_QUERY_MAX_ROWS": "7"}
-    assert QueryLimits.from_env(env) == QueryLimits(timeout=2.5, max_rows=7, max_bytes=10_000_000)
-    assert QueryLimits.from_env({}) == QueryLimits(timeout=30.0, max_rows=1000)
-    for name, bad in [("SOUNDBRIDGE_QUERY_TIMEOUT", "soon"), ("SOUNDBRIDGE_QUERY_MAX_ROWS", "0")]:
+    env = {
+        "SOUNDBRIDGE_QUERY_TIMEOUT": "2.5",
+        "SOUNDBRIDGE_QUERY_MAX_ROWS": "7",
+        "SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES": "5000000",
+    }
+    assert QueryLimits.from_env(env) == QueryLimits(
+        timeout=2.5, max_rows=7, max_bytes=10_000_000, max_projection_bytes=5_000_000
+    )
+    assert QueryLimits.from_env({}) == QueryLimits(
+        timeout=30.0, max_rows=1000, max_projection_bytes=200_000_000
+    )
+    for name, bad in [
+        ("SOUNDBRIDGE_QUERY_TIMEOUT", "soon"),
+        ("SOUNDBRIDGE_QUERY_MAX_ROWS", "0"),
+        ("SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES", "-1"),
+    ]:
         with pytest.raises(ConfigError, match=f"{name}='{bad}': not a positive number"):
             QueryLimits.from_env({name: bad})
 
@@ -174,3 +290,201 @@ def test_a_query_over_the_memory_cap_fails_alone_with_the_limit_named(neo4j_serv
         with pytest.raises(QueryTooLarge, match=r"db\.memory\.transaction\.max"):
             run_read(driver, hog)
         assert run_read(driver, "RETURN 1 AS one").rows == [[1]]  # the server lives on
+
+
+# -- Graph Data Science on the analyst path, against the real server ---------------------------
+
+#: Two triangles joined by one edge: WCC finds one component, and every node is in a graph
+#: small enough for any limit.
+_TRIANGLES = """
+CREATE (a:P {name: 'a'}), (b:P {name: 'b'}), (c:P {name: 'c'}),
+       (d:P {name: 'd'}), (e:P {name: 'e'}), (f:P {name: 'f'}),
+       (a)-[:L]->(b), (b)-[:L]->(c), (c)-[:L]->(a),
+       (d)-[:L]->(e), (e)-[:L]->(f), (f)-[:L]->(d), (c)-[:L]->(d)
+"""
+#: 20,000 nodes and 200,000 relationships (a fixed pseudo-random wiring): betweenness on it
+#: takes minutes, PageRank with a million iterations longer.
+_BIG = """
+UNWIND range(0, 19999) AS i CREATE (:P {i: i})
+WITH count(*) AS made
+MATCH (p:P) WITH collect(p) AS ps
+UNWIND range(0, 199999) AS k
+WITH ps[k % 20000] AS a, ps[(k * 7919 + 13) % 20000] AS b
+CREATE (a)-[:L]->(b)
+"""
+_WCC = (
+    "CALL gds.graph.project('g', 'P', {L: {orientation: 'UNDIRECTED'}}) YIELD graphName "
+    "CALL gds.wcc.stream(graphName) YIELD nodeId, componentId "
+    "RETURN graphName, count(DISTINCT componentId) AS components, count(nodeId) AS nodes"
+)
+
+
+def _catalog(driver) -> list[str]:
+    records = driver.execute_query("CALL gds.graph.list() YIELD graphName RETURN graphName")
+    return [r["graphName"] for r in records.records]
+
+
+@pytest.mark.neo4j
+def test_a_projection_is_the_query_s_own_and_is_dropped_when_it_ends(neo4j_db):
+    neo4j_db.execute_query(_TRIANGLES)
+    (row,) = run_read(neo4j_db, _WCC).records()
+    assert (row["components"], row["nodes"]) == (1, 6)
+    # its own name: not the one written, so that two analysts' 'g' never collide
+    assert row["graphName"].startswith("analyst:") and row["graphName"].endswith(":g")
+    assert _catalog(neo4j_db) == []
+    # dropped after an error too (a weight property the graph does not have)
+    failing = _WCC.replace(
+        "wcc.stream(graphName)", "wcc.stream(graphName, {relationshipWeightProperty: 'nope'})"
+    )
+    with pytest.raises(CypherError, match="weight property `nope` not found"):
+        run_read(neo4j_db, failing)
+    assert _catalog(neo4j_db) == []
+    # the same literal later in the query names the same (own) graph
+    by_name = _WCC.replace("wcc.stream(graphName)", "wcc.stream('g')")
+    assert run_read(neo4j_db, by_name).records()[0]["nodes"] == 6
+
+
+@pytest.mark.neo4j
+def test_two_analysts_project_the_same_name_at_once(neo4j_db):
+    neo4j_db.execute_query(_TRIANGLES)
+    # the projection lives while the query counts, so the two are in the catalog together
+    slow = _WCC.replace(
+        "YIELD graphName ",
+        "YIELD graphName UNWIND range(1, 2000000) AS x WITH graphName, count(x) AS counted ",
+    )
+    start = threading.Barrier(2)
+    names: list[str] = []
+    errors: list[Exception] = []
+
+    def analyst() -> None:
+        start.wait()
+        try:
+            names.append(run_read(neo4j_db, slow).records()[0]["graphName"])
+        except CypherError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=analyst) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(set(names)) == 2
+    assert _catalog(neo4j_db) == []
+
+
+@pytest.mark.neo4j
+def test_a_projection_over_the_limit_is_refused_before_it_is_made(neo4j_db):
+    neo4j_db.execute_query(_TRIANGLES)
+    with pytest.raises(QueryTooLarge) as info:
+        run_read(neo4j_db, _WCC, limits=QueryLimits(max_projection_bytes=1000))
+    message = str(info.value)
+    assert "the projection 'g' (6 nodes" in message
+    assert "SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES=1000" in message and "raise" in message
+    assert "\n" not in message
+    assert _catalog(neo4j_db) == []
+    assert run_read(neo4j_db, _WCC).records()[0]["nodes"] == 6  # within the default
+
+
+@pytest.mark.neo4j
+def test_gds_memory_guard_refuses_an_algorithm_larger_than_the_heap(neo4j_db):
+    neo4j_db.execute_query(_TRIANGLES)
+    huge = (
+        "CALL gds.graph.project('g', 'P', 'L') YIELD graphName "
+        "CALL gds.fastRP.stream(graphName, {embeddingDimension: 200000000}) YIELD nodeId "
+        "RETURN count(nodeId)"
+    )
+    with pytest.raises(QueryTooLarge) as info:
+        run_read(neo4j_db, huge)
+    message = str(info.value)
+    assert "memory guard refused FastRP" in message and "SOUNDBRIDGE_NEO4J_HEAP_MAX" in message
+    assert "\n" not in message
+    assert _catalog(neo4j_db) == []
+
+
+@pytest.mark.neo4j
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        # fails with GDS's TerminatedException when it notices the end of its transaction
+        "gds.pageRank.stream(graphName, {maxIterations: 1000000, tolerance: 0.0})",
+        # stops early and streams what it has: rows that must not be taken for an answer
+        "gds.betweenness.stream(graphName)",
+    ],
+)
+def test_the_timeout_stops_a_long_algorithm_and_drops_its_graph(neo4j_db, algorithm):
+    neo4j_db.execute_query(_BIG)
+    query = (
+        "CALL gds.graph.project('big', 'P', {L: {orientation: 'UNDIRECTED'}}) YIELD graphName "
+        f"CALL {algorithm} YIELD nodeId RETURN count(nodeId) AS n"
+    )
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout) as info:
+        run_read(neo4j_db, query, limits=QueryLimits(timeout=1.0))
+    # GDS looks at its transaction every 10 s
+    assert time.monotonic() - started < 30
+    assert "1 s" in str(info.value) and "SOUNDBRIDGE_QUERY_TIMEOUT" in str(info.value)
+    assert _catalog(neo4j_db) == []
+    left = neo4j_db.execute_query(
+        "SHOW TRANSACTIONS YIELD currentQuery WHERE currentQuery CONTAINS $algorithm "
+        "RETURN count(*) AS n",
+        algorithm=algorithm,
+    ).records[0]["n"]
+    assert left == 0  # the server ended it
+
+
+@pytest.mark.neo4j
+def test_a_graph_left_by_a_dead_process_is_dropped_once_its_deadline_passed(neo4j_db):
+    neo4j_db.execute_query(_TRIANGLES)
+    live = f"analyst:{int(time.time()) + 3600}:00000000:live"
+    for name in ("analyst:1:00000000:left", live, "someone-elses"):
+        neo4j_db.execute_query(
+            "CALL gds.graph.project($name, 'P', 'L') YIELD graphName RETURN graphName", name=name
+        )
+    try:
+        run_read(neo4j_db, _WCC)
+        assert sorted(_catalog(neo4j_db)) == sorted([live, "someone-elses"])
+    finally:
+        neo4j_db.execute_query(
+            "UNWIND $names AS name CALL gds.graph.drop(name, false) YIELD graphName "
+            "RETURN graphName",
+            names=[live, "someone-elses", "analyst:1:00000000:left"],
+        )
+
+
+@pytest.mark.neo4j
+@pytest.mark.reliability
+def test_ctrl_c_in_the_command_line_drops_the_projection(neo4j_server, neo4j_db):
+    neo4j_db.execute_query(_BIG)
+    s = neo4j_server.settings
+    env = {
+        **os.environ,
+        "NEO4J_URI": s.uri,
+        "NEO4J_USER": s.user,
+        "NEO4J_PASSWORD": s.password,
+        "SOUNDBRIDGE_HOME": str(s.home),
+        "SOUNDBRIDGE_NEO4J_LIB": str(s.lib),
+    }
+    query = (
+        "CALL gds.graph.project('big', 'P', 'L') YIELD graphName "
+        "CALL gds.pageRank.stream(graphName, {maxIterations: 1000000, tolerance: 0.0}) "
+        "YIELD nodeId RETURN count(nodeId) AS n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "soundbridge.cli", "cypher", query],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(n.startswith("analyst:") for n in _catalog(neo4j_db)):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip() == "aborted"
+    assert _catalog(neo4j_db) == []

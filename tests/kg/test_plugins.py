@@ -82,12 +82,123 @@ def test_gds_page_rank_stream_on_a_star(neo4j_db):
 
 @pytest.mark.neo4j
 @pytest.mark.parametrize(
-    "query",
-    [_PROJECT, _PAGERANK, _DROP, "CALL apoc.create.node(['X'], {})", "RETURN apoc.load.json('x')"],
+    ("query", "named"),
+    [
+        (_PAGERANK, "graph 'star' is not projected by this query"),  # an operator's projection
+        (_DROP, "graph 'star' is not projected by this query"),
+        ("CALL gds.pageRank.write('star', {writeProperty: 'pr'})", ".write stores results"),
+        ("CALL apoc.create.node(['X'], {})", "procedure apoc.create.node is not open"),
+        ("RETURN apoc.load.json('x')", "function apoc.load.json is not open"),
+    ],
 )
-def test_analysts_may_not_project_or_write_through_plugins(neo4j_db, query):
-    with pytest.raises(QueryRefused, match="not open to analysts"):
+def test_analysts_may_not_reach_other_graphs_or_write_through_plugins(neo4j_db, query, named):
+    with pytest.raises(QueryRefused) as info:
         run_read(neo4j_db, query)
+    assert named in str(info.value)
+
+
+# -- one algorithm of each family, on the analysts' path (one statement, projection dropped) ----
+
+
+def _analyst_rows(driver, query: str) -> list[dict]:
+    rows = run_read(driver, query).records()
+    left = driver.execute_query("CALL gds.graph.list() YIELD graphName RETURN graphName")
+    assert left.records == []  # the projection went with the query
+    return rows
+
+
+@pytest.mark.neo4j
+def test_analyst_page_rank_on_a_star(neo4j_db):
+    neo4j_db.execute_query(_STAR)
+    rows = _analyst_rows(
+        neo4j_db,
+        "CALL gds.graph.project('star', 'P', 'L') YIELD graphName "
+        "CALL gds.pageRank.stream(graphName) YIELD nodeId, score "
+        "RETURN gds.util.asNode(nodeId).name AS name, score ORDER BY score DESC, name",
+    )
+    assert [r["name"] for r in rows] == ["hub", "a", "b", "c"]
+    assert rows[0]["score"] == pytest.approx(0.5325, abs=1e-3)
+
+
+@pytest.mark.neo4j
+def test_analyst_louvain_finds_two_triangles(neo4j_db):
+    # two triangles joined by one edge: two communities, the triangles
+    neo4j_db.execute_query(
+        "CREATE (a:P {name: 'a'}), (b:P {name: 'b'}), (c:P {name: 'c'}), "
+        "(d:P {name: 'd'}), (e:P {name: 'e'}), (f:P {name: 'f'}), "
+        "(a)-[:L]->(b), (b)-[:L]->(c), (c)-[:L]->(a), (d)-[:L]->(e), (e)-[:L]->(f), "
+        "(f)-[:L]->(d), (c)-[:L]->(d)"
+    )
+    rows = _analyst_rows(
+        neo4j_db,
+        "CALL gds.graph.project('t', 'P', {L: {orientation: 'UNDIRECTED'}}) YIELD graphName "
+        "CALL gds.louvain.stream(graphName) YIELD nodeId, communityId "
+        "WITH communityId, collect(gds.util.asNode(nodeId).name) AS members "
+        "RETURN apoc.coll.sort(members) AS members ORDER BY members",
+    )
+    assert [r["members"] for r in rows] == [["a", "b", "c"], ["d", "e", "f"]]
+
+
+@pytest.mark.neo4j
+def test_analyst_node_similarity_is_jaccard(neo4j_db):
+    # x and y share listeners {1, 2} of {1, 2, 3}: 2/3; y and z share {3} of {1, 2, 3}: 1/3
+    neo4j_db.execute_query(
+        "CREATE (x:A {name: 'x'}), (y:A {name: 'y'}), (z:A {name: 'z'}), "
+        "(u1:U)-[:LISTENED]->(x), (u2:U)-[:LISTENED]->(x), (u1)-[:LISTENED]->(y), "
+        "(u2)-[:LISTENED]->(y), (u3:U)-[:LISTENED]->(y), (u3)-[:LISTENED]->(z)"
+    )
+    rows = _analyst_rows(
+        neo4j_db,
+        "CALL gds.graph.project('l', ['U', 'A'], {LISTENED: {orientation: 'REVERSE'}}) "
+        "YIELD graphName "
+        "CALL gds.nodeSimilarity.stream(graphName) YIELD node1, node2, similarity "
+        "WITH gds.util.asNode(node1).name AS a, gds.util.asNode(node2).name AS b, similarity "
+        "WHERE a < b RETURN a, b, similarity ORDER BY a, b",
+    )
+    assert [(r["a"], r["b"]) for r in rows] == [("x", "y"), ("y", "z")]
+    assert [r["similarity"] for r in rows] == pytest.approx([2 / 3, 1 / 3])
+
+
+@pytest.mark.neo4j
+def test_analyst_dijkstra_takes_the_cheaper_detour(neo4j_db):
+    neo4j_db.execute_query(
+        "CREATE (a:P {name: 'a'})-[:L {cost: 1.0}]->(b:P {name: 'b'})-[:L {cost: 1.0}]->"
+        "(c:P {name: 'c'}), (a)-[:L {cost: 5.0}]->(c)"
+    )
+    rows = _analyst_rows(
+        neo4j_db,
+        "MATCH (a:P {name: 'a'}), (c:P {name: 'c'}) "
+        "CALL gds.graph.project('w', 'P', {L: {properties: 'cost'}}) YIELD graphName "
+        "CALL gds.shortestPath.dijkstra.stream(graphName, "
+        "{sourceNode: a, targetNode: c, relationshipWeightProperty: 'cost'}) "
+        "YIELD totalCost, nodeIds "
+        "RETURN totalCost, [n IN gds.util.asNodes(nodeIds) | n.name] AS path",
+    )
+    assert rows == [{"totalCost": 2.0, "path": ["a", "b", "c"]}]
+
+
+@pytest.mark.neo4j
+def test_analyst_fast_rp_gives_twins_one_embedding(neo4j_db):
+    # p and q have the same neighbours (h1, h2), r only h2: with no weight on a node's own
+    # random vector, p's and q's embeddings are the same, r's another
+    neo4j_db.execute_query(
+        "CREATE (h1:P {name: 'h1'}), (h2:P {name: 'h2'}), (p:P {name: 'p'}), "
+        "(q:P {name: 'q'}), (r:P {name: 'r'}), (p)-[:L]->(h1), (p)-[:L]->(h2), "
+        "(q)-[:L]->(h1), (q)-[:L]->(h2), (r)-[:L]->(h2)"
+    )
+    rows = _analyst_rows(
+        neo4j_db,
+        "CALL gds.graph.project('e', 'P', {L: {orientation: 'UNDIRECTED'}}) YIELD graphName "
+        "CALL gds.fastRP.stream(graphName, "
+        "{embeddingDimension: 16, iterationWeights: [0.0, 1.0], randomSeed: 7}) "
+        "YIELD nodeId, embedding "
+        "WITH apoc.map.fromPairs(collect([gds.util.asNode(nodeId).name, embedding])) AS e "
+        "RETURN gds.similarity.cosine(e.p, e.q) AS twins, "
+        "gds.similarity.cosine(e.p, e.r) AS other, size(e.p) AS dimension",
+    )
+    assert rows[0]["dimension"] == 16
+    assert rows[0]["twins"] == pytest.approx(1.0)
+    assert rows[0]["other"] < 0.99
 
 
 @pytest.mark.neo4j
