@@ -16,7 +16,14 @@ from audio import queries
 from audio.similarity import refresh_track_similarity
 from kg.errors import UnknownCultureError
 
-__all__ = ["UnknownCultureError", "AddedTrack", "store_factors", "find_culture", "add_track"]
+__all__ = [
+    "UnknownCultureError",
+    "AddedTrack",
+    "store_factors",
+    "factors_fingerprint",
+    "find_culture",
+    "add_track",
+]
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,20 @@ def store_factors(
         records, _, _ = driver.execute_query(queries.SET_TRACK_FACTORS, rows=rows)
         updated += int(records[0]["updated"])
     return updated
+
+
+def factors_fingerprint(driver: neo4j.Driver) -> str:
+    """A SHA-1 over every Track's stored factors (ids sorted): what depends on the factors (the
+    GNN's Track inputs, the similarity edges) is stale when it changes."""
+    import hashlib
+
+    records, _, _ = driver.execute_query(queries.TRACK_FACTORS, routing_=neo4j.RoutingControl.READ)
+    h = hashlib.sha1()
+    for r in sorted(records, key=lambda r: str(r["id"])):
+        h.update(str(r["id"]).encode())
+        for name in ("zc", "zs", "za"):
+            h.update(np.asarray(r[name] or [], dtype=np.float64).tobytes() + b"|")
+    return h.hexdigest()
 
 
 def find_culture(driver: neo4j.Driver, culture: str) -> dict[str, str]:

@@ -261,7 +261,8 @@ def export_factors(
     log: Log = _quiet,
 ) -> tuple[int, int]:
     """Write every song's factors to ``path`` (Parquet: ``track_id, zc_0…, zs_0…, za_0…``) and,
-    with a ``driver``, onto the Track nodes.
+    with a ``driver``, onto the Track nodes, then recompute the tracks' similarity edges
+    (:func:`audio.similarity.write_similarity_edges`).
 
     Returns:
         ``(tracks, factors)`` written.
@@ -284,9 +285,12 @@ def export_factors(
         log(f"wrote {len(table)} tracks x {z.shape[1]} factors to {path}")
     if driver is not None:
         from audio.graph import store_factors
+        from audio.similarity import write_similarity_edges
 
         n = store_factors(driver, ids, zc, zs, za)
         log(f"stored zc, zs, za on {n} Track nodes")
+        edges = write_similarity_edges(driver, log=log)
+        log("similarity edges: " + ", ".join(f"{t} {c:,}" for t, c in edges.items()))
     return len(ids), int(z.shape[1])
 
 

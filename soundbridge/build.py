@@ -179,11 +179,16 @@ def _alignment_present(driver: neo4j.Driver) -> bool:
     return (soundbridge_home() / CROSSCULTURAL_REPORT / "metrics.json").is_file()
 
 
-def _expert_constraints(driver: neo4j.Driver) -> dict[str, Any]:
-    """The experts' must/cannot links the GNN trains with: a new or retracted one reruns it."""
+def _recommenders_graph_inputs(driver: neo4j.Driver) -> dict[str, Any]:
+    """What the GNN reads from the graph besides Last.fm: the experts' must/cannot links and the
+    Tracks' audio factors (its Track input features); a change to either reruns it."""
+    from audio.graph import factors_fingerprint
     from kg.expert import constraints
 
-    return {"expert_constraints": sorted((c.source, c.target, c.kind) for c in constraints(driver))}
+    return {
+        "expert_constraints": sorted((c.source, c.target, c.kind) for c in constraints(driver)),
+        "track_factors": factors_fingerprint(driver),
+    }
 
 
 STEPS: list[Step] = [
@@ -206,7 +211,7 @@ STEPS: list[Step] = [
         inputs=_lastfm_files,
         run=_run_recommenders,
         present=_recommenders_present,
-        graph_inputs=_expert_constraints,
+        graph_inputs=_recommenders_graph_inputs,
         takes="about 15 minutes",
     ),
     Step(

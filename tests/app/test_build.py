@@ -1,5 +1,6 @@
 """``soundbridge build`` reruns a step only when its inputs change."""
 
+import numpy as np
 import pytest
 
 import soundbridge.build as build
@@ -62,7 +63,7 @@ def test_a_new_expert_constraint_reruns_the_recommenders(
         inputs=lambda: [src],
         run=lambda driver, log: ran.append(1),
         present=lambda driver: True,
-        graph_inputs=build._expert_constraints,
+        graph_inputs=build._recommenders_graph_inputs,
     )
     monkeypatch.setattr(build, "STEPS", [step])
     neo4j_db.execute_query("CREATE (:Track {id: 'NHS2-A'}), (:Track {id: 'NHS2-B'})")
@@ -73,6 +74,32 @@ def test_a_new_expert_constraint_reruns_the_recommenders(
         neo4j_db, "NHS2-A", "NHS2-B", kind="must_link", rationale="one tune", author="rosa"
     )
     assert [r.status for r in build.run_build(neo4j_db, settings)] == ["ran"]  # trains with it
+    assert len(ran) == 2
+
+
+def test_new_track_factors_rerun_the_recommenders(neo4j_db, neo4j_server, tmp_path, monkeypatch):
+    from audio.graph import store_factors
+
+    src = tmp_path / "plays.dat"
+    src.write_text("same")
+    ran: list[int] = []
+    step = build.Step(
+        name="recommenders",
+        inputs=lambda: [src],
+        run=lambda driver, log: ran.append(1),
+        present=lambda driver: True,
+        graph_inputs=build._recommenders_graph_inputs,
+    )
+    monkeypatch.setattr(build, "STEPS", [step])
+    neo4j_db.execute_query("CREATE (:Track {id: 'NHS2-A'}), (:Track {id: 'NHS2-B'})")
+    settings = neo4j_server.settings
+    one = np.ones((2, 3), dtype=np.float32)
+    store_factors(neo4j_db, ["NHS2-A", "NHS2-B"], one, one, one)
+    assert [r.status for r in build.run_build(neo4j_db, settings)] == ["ran"]
+    store_factors(neo4j_db, ["NHS2-A", "NHS2-B"], one, one, one)  # the same factors again
+    assert [r.status for r in build.run_build(neo4j_db, settings)] == ["skipped"]
+    store_factors(neo4j_db, ["NHS2-A", "NHS2-B"], one, one, 2 * one)  # a new factor model
+    assert [r.status for r in build.run_build(neo4j_db, settings)] == ["ran"]  # trains with them
     assert len(ran) == 2
 
 
