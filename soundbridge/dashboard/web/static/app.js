@@ -109,6 +109,9 @@ const STYLE = [
     "target-arrow-shape": "triangle", "target-arrow-color": "#c7ccd4", "arrow-scale": 0.6 } },
   { selector: "edge[type = 'EXPERT_CONSTRAINT']", style: { "line-color": "#b91c1c", "line-style": "dashed" } },
   { selector: "edge[type = 'STYLE_SIMILAR']", style: { "line-color": "#7c3aed" } },
+  { selector: "edge[type = 'SIMILAR_STYLE']", style: { "line-color": "#a78bfa" } },
+  { selector: "edge[type = 'SIMILAR_CONTENT']", style: { "line-color": "#10b981" } },
+  { selector: "edge[type = 'SIMILAR_AFFECT']", style: { "line-color": "#f472b6" } },
   { selector: "edge[type = 'CO_COLLECTED']", style: { "line-color": "#0ea5e9" } },
   { selector: "edge[type = 'SERVES_FUNCTION']", style: { "line-color": "#f59e0b" } },
 ];
