@@ -50,11 +50,9 @@ def test_missing_output_reruns_even_with_unchanged_inputs(neo4j_db, neo4j_server
     assert build.run_build(neo4j_db, settings)[0].status == "ran"
 
 
-def test_a_new_expert_constraint_reruns_the_recommenders(
-    neo4j_db, neo4j_server, tmp_path, monkeypatch
-):
-    from kg.expert import add_expert_constraint
-
+@pytest.fixture
+def recommenders_step(neo4j_db, tmp_path, monkeypatch) -> list[int]:
+    """The build reduced to a recommenders step that counts its runs, over two bare Tracks."""
     src = tmp_path / "plays.dat"
     src.write_text("same")
     ran: list[int] = []
@@ -67,6 +65,12 @@ def test_a_new_expert_constraint_reruns_the_recommenders(
     )
     monkeypatch.setattr(build, "STEPS", [step])
     neo4j_db.execute_query("CREATE (:Track {id: 'NHS2-A'}), (:Track {id: 'NHS2-B'})")
+    return ran
+
+
+def test_a_new_expert_constraint_reruns_the_recommenders(neo4j_db, neo4j_server, recommenders_step):
+    from kg.expert import add_expert_constraint
+
     settings = neo4j_server.settings
     assert [r.status for r in build.run_build(neo4j_db, settings)] == ["ran"]
     assert [r.status for r in build.run_build(neo4j_db, settings)] == ["skipped"]
@@ -74,24 +78,12 @@ def test_a_new_expert_constraint_reruns_the_recommenders(
         neo4j_db, "NHS2-A", "NHS2-B", kind="must_link", rationale="one tune", author="rosa"
     )
     assert [r.status for r in build.run_build(neo4j_db, settings)] == ["ran"]  # trains with it
-    assert len(ran) == 2
+    assert len(recommenders_step) == 2
 
 
-def test_new_track_factors_rerun_the_recommenders(neo4j_db, neo4j_server, tmp_path, monkeypatch):
+def test_new_track_factors_rerun_the_recommenders(neo4j_db, neo4j_server, recommenders_step):
     from audio.graph import store_factors
 
-    src = tmp_path / "plays.dat"
-    src.write_text("same")
-    ran: list[int] = []
-    step = build.Step(
-        name="recommenders",
-        inputs=lambda: [src],
-        run=lambda driver, log: ran.append(1),
-        present=lambda driver: True,
-        graph_inputs=build._recommenders_graph_inputs,
-    )
-    monkeypatch.setattr(build, "STEPS", [step])
-    neo4j_db.execute_query("CREATE (:Track {id: 'NHS2-A'}), (:Track {id: 'NHS2-B'})")
     settings = neo4j_server.settings
     one = np.ones((2, 3), dtype=np.float32)
     store_factors(neo4j_db, ["NHS2-A", "NHS2-B"], one, one, one)
@@ -100,7 +92,7 @@ def test_new_track_factors_rerun_the_recommenders(neo4j_db, neo4j_server, tmp_pa
     assert [r.status for r in build.run_build(neo4j_db, settings)] == ["skipped"]
     store_factors(neo4j_db, ["NHS2-A", "NHS2-B"], one, one, 2 * one)  # a new factor model
     assert [r.status for r in build.run_build(neo4j_db, settings)] == ["ran"]  # trains with them
-    assert len(ran) == 2
+    assert len(recommenders_step) == 2
 
 
 def test_demo_shows_a_listeners_artists_once_build_trained_them(tmp_path, monkeypatch) -> None:
