@@ -13,7 +13,14 @@ through :func:`run_read`, which
   with a transaction timeout that the *server* enforces (:class:`QueryTimeout`): a query whose
   client went away still stops;
 - stops reading at a number of rows and of bytes and says so (:attr:`QueryResult.notice`); a
-  single row larger than the byte cap is refused (:class:`QueryTooLarge`).
+  single row larger than the byte cap is refused (:class:`QueryTooLarge`);
+- asks the server for its warnings about the query, which the project's own queries leave off
+  (:mod:`kg.connection`), and hands them on in the notice in the analyst's terms: a misspelled
+  label, relationship type or property matches nothing, and the empty result says why, with the
+  closest name the graph has;
+- words the server's errors in one line, at the line and column of the query as it was written
+  (not of the text sent, where projected graphs' names are parameters), and tells a procedure or
+  function that does not exist (with the closest allowed names) from one that is refused.
 
 The server's own per-transaction memory cap (``db.memory.transaction.max``, which soundbridge's
 local server sets to half its heap) ends a query that would use more; that failure reaches the
@@ -50,12 +57,13 @@ read transaction and timeout, without the analyst's allow-list and caps.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import re
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -336,17 +344,21 @@ def _positive(env: Mapping[str, str], name: str, default: float, kind: type, wha
 
 @dataclass(frozen=True)
 class QueryResult:
-    """Column names, rows (each a list of plain values, in column order) and, when the result was
-    cut at a limit, a one-line ``notice`` saying which limit and how to change it."""
+    """Column names, rows (each a list of plain values, in column order), and a one-line
+    ``notice`` for the reader.
+
+    The notice holds the server's warnings about the query (``warning: the graph has no label
+    Cultur; …``: a misspelled label, relationship type or property matches nothing, so the
+    result is empty for a reason other than the data), then, when the result was cut at a limit,
+    which limit and how to change it; ``None`` when there is neither. ``warnings`` holds the
+    warnings alone, and ``truncated`` says whether rows were left unread.
+    """
 
     columns: list[str]
     rows: list[list[Any]]
     notice: str | None = None
-
-    @property
-    def truncated(self) -> bool:
-        """Whether rows were left unread at a limit."""
-        return self.notice is not None
+    truncated: bool = False
+    warnings: tuple[str, ...] = ()
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column."""
@@ -443,6 +455,11 @@ def check_allowed(query: str, params: Mapping[str, Any] | None = None) -> None:
     _analyse(query, params)
 
 
+#: Looks up the names of one kind (``"procedure"``, ``"function"``, ``"label"``, …, the keys of
+#: :data:`kg.queries.SCHEMA_NAMES`) on the server; ``None`` when they cannot be had.
+_Names = Callable[[str], "list[str] | None"]
+
+
 @dataclass
 class _Projection:
     """A native projection of an analyst's query: the name as written, and its node projection,
@@ -462,8 +479,15 @@ class _Plan:
     graph_names: list[tuple[int, int, str]] = field(default_factory=list)
 
 
-def _analyse(query: str, params: Mapping[str, Any] | None = None) -> _Plan:
-    """The checks of :func:`check_allowed`, and the plan :func:`run_read` follows for GDS."""
+def _analyse(
+    query: str, params: Mapping[str, Any] | None = None, names: _Names | None = None
+) -> _Plan:
+    """The checks of :func:`check_allowed`, and the plan :func:`run_read` follows for GDS.
+
+    ``names`` looks up what the server has, so that a refusal can tell a name that does not
+    exist (a typo: the closest allowed names are suggested) from one that is not open to
+    analysts; without it the refusal cannot tell and suggests close names when there are any.
+    """
     toks = _tokens(query)
     words = [(i, t.text.upper()) for i, t in enumerate(toks) if t.kind == "word"]
 
@@ -511,34 +535,55 @@ def _analyse(query: str, params: Mapping[str, Any] | None = None) -> _Plan:
         called = name.lower()
         is_procedure = prev(start) == "CALL"
         if is_procedure and called not in _PROCEDURES_LC:
-            raise QueryRefused(_procedure_refusal(name))
+            raise QueryRefused(_procedure_refusal(name, names))
         if not is_procedure and called == "gds.graph.project":
             raise QueryRefused(
                 "gds.graph.project as a function (Cypher aggregation) is not open to analysts: "
                 "such a projection cannot be sized before it runs; use the native projection, "
                 "CALL gds.graph.project('name', labels, relationship types) (docs/cypher.md)"
             )
-        if not is_procedure and not any(
-            called == f or (f.endswith(".") and called.startswith(f)) for f in _FUNCTIONS_LC
-        ):
-            raise QueryRefused(
-                f"function {name} is not open to analysts; Cypher's own functions are, and "
-                f"{', '.join(sorted(ALLOWED_FUNCTIONS))} (docs/cypher.md)"
-            )
+        if not is_procedure and not _function_allowed(called):
+            raise QueryRefused(_unlisted("function", name, names))
     plan = _Plan(uses_gds=any(name.lower().startswith("gds.") for _, _, name in calls))
     if plan.uses_gds:
         _check_gds(toks, calls, plan, params or {})
     return plan
 
 
-def _procedure_refusal(name: str) -> str:
+def _function_allowed(called: str) -> bool:
+    """Whether a namespaced function (its name lower-cased) is open to analysts."""
+    return any(called == f or (f.endswith(".") and called.startswith(f)) for f in _FUNCTIONS_LC)
+
+
+#: What each GDS mode gives, for the refusal of ``.write``.
+_MODES = {
+    "stream": "rows",
+    "stats": "a summary",
+    "mutate": "into the query's own projection",
+}
+
+
+def _procedure_refusal(name: str, names: _Names | None) -> str:
     called = name.lower()
     if called.startswith("gds.") and (called.endswith(".write") or ".write." in called):
         stem = name[: called.index(".write")]
+        prefix = stem.lower() + "."
+        modes = {
+            p.lower()[len(prefix) :].split(".")[0]
+            for p in ALLOWED_PROCEDURES
+            if p.lower().startswith(prefix)
+        }
+        offered = [f".{m} ({what})" for m, what in _MODES.items() if m in modes]
+        if offered:
+            alternatives = f"use {stem}{_or(offered)}"
+        else:
+            alternatives = (
+                "analysts may run the stream, stats and mutate modes of the algorithms in "
+                "docs/cypher.md#limits"
+            )
         return (
             f"procedure {name} is not open to analysts: .write stores results in the graph, and "
-            f"analysts' queries are read-only; use {stem}.stream (rows), .stats (a summary) or "
-            ".mutate (into the query's own projection)"
+            f"analysts' queries are read-only; {alternatives}"
         )
     if called.startswith("gds.graph.project."):
         return (
@@ -546,17 +591,50 @@ def _procedure_refusal(name: str) -> str:
             "outside these checks; use the native projection, CALL gds.graph.project('name', "
             "labels, relationship types) (docs/cypher.md)"
         )
-    if called.startswith("gds."):
-        return (
-            f"procedure {name} is not open to analysts; of Graph Data Science they may call "
-            f"{', '.join(_GDS_CATALOG)} and the stream, stats, mutate and estimate modes of "
-            f"{', '.join(GDS_ALGORITHMS)} (docs/cypher.md#limits)"
-        )
-    others = sorted(p for p in ALLOWED_PROCEDURES if not p.startswith("gds."))
-    return (
-        f"procedure {name} is not open to analysts; allowed: {', '.join(others)}, gds.version "
-        "and Graph Data Science's graph algorithms (docs/cypher.md)"
-    )
+    return _unlisted("procedure", name, names)
+
+
+def _unlisted(kind: str, name: str, names: _Names | None) -> str:
+    """The refusal of a procedure or function outside the allow-list: one that does not exist
+    (with the closest allowed names), or one that is not open to analysts."""
+    server = names(kind) if names is not None else None
+    close = _closest(name, _allowed_names(kind, server))
+    hint = f"; did you mean {close}?" if close else ""
+    if server is not None and name.lower() not in {n.lower() for n in server}:
+        return f"{kind} {name} does not exist{hint or _LIMITS_POINTER}"
+    if server is not None:
+        hint = ""  # it exists: a close allowed name is not what was meant
+    return f"{kind} {name} is not open to analysts{hint}{_LIMITS_POINTER}"
+
+
+_LIMITS_POINTER = " (what analysts may call: docs/cypher.md#limits)"
+
+
+def _allowed_names(kind: str, server: list[str] | None) -> list[str]:
+    """The procedures (or functions) an analyst may call: those the server has when it is known,
+    namespaces (``apoc.coll.``) expanded into their functions."""
+    if kind == "procedure":
+        if server is None:
+            return sorted(ALLOWED_PROCEDURES)
+        return sorted(n for n in server if n.lower() in _PROCEDURES_LC)
+    if server is None:
+        return sorted(f for f in ALLOWED_FUNCTIONS if not f.endswith("."))
+    return sorted(n for n in server if "." not in n or _function_allowed(n.lower()))
+
+
+def _closest(name: str, candidates: list[str]) -> str:
+    """Up to three of ``candidates`` closest to ``name`` (case aside), as ``a, b or c``."""
+    by_lower = {c.lower(): c for c in candidates}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]  # only the case differs
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.75)
+    return _or([by_lower[c] for c in close])
+
+
+def _or(items: list[str]) -> str:
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 def _dotted_calls(toks: list[_Token]) -> Iterator[tuple[int, int, str]]:
@@ -729,6 +807,12 @@ def _check_gds(
         if len(first) == 1 and first[0].kind == "string":
             if first[0].value in projected:
                 plan.graph_names.append((first[0].start, first[0].end, first[0].value))
+            elif called == "gds.graph.drop":
+                raise QueryRefused(
+                    f"graph '{first[0].value}' is not projected by this query, and a query may "
+                    "drop only the graphs it projects (which are dropped when it ends anyway); "
+                    "remove the gds.graph.drop call"
+                )
             elif called not in _GRAPH_LOOKERS:
                 raise QueryRefused(
                     f"graph '{first[0].value}' is not projected by this query: an analyst's "
@@ -743,8 +827,9 @@ def _check_gds(
         elif not (len(first) == 1 and first[0].text in graph_vars and first[0].text not in rebound):
             raise QueryRefused(
                 f"{name} must name a graph this query projected: its name as written in "
-                "gds.graph.project, or the graphName that gds.graph.project yields (not "
-                "renamed or rebound), since an analyst's graphs live for one query"
+                "gds.graph.project, or the graphName that gds.graph.project yields (as it is "
+                "or aliased in that YIELD, YIELD graphName AS g; not bound again by WITH, "
+                "UNWIND or another YIELD), since an analyst's graphs live for one query"
             )
 
 
@@ -834,7 +919,7 @@ def _literal_at(toks: list[_Token], i: int, params: Mapping[str, Any]) -> tuple[
     if t.text == "$" and _kind(toks, i + 1) in ("word", "number"):
         key = toks[i + 1].text
         if key not in params:
-            raise QueryRefused(f"parameter ${key} is not given; pass it with -p {key}=VALUE")
+            raise QueryRefused(_missing_parameters([key]))
         return params[key], i + 2
     if t.text == "[":
         items: list[Any] = []
@@ -861,6 +946,19 @@ def _literal_at(toks: list[_Token], i: int, params: Mapping[str, Any]) -> tuple[
                 raise _NotLiteral
         return entries, i + 1
     raise _NotLiteral
+
+
+def _missing_parameters(keys: list[str]) -> str:
+    """The message for parameters a query uses and was given no value for (the same words for
+    the command line and the console, naming each one's way)."""
+    names = ", ".join(f"${k}" for k in keys)
+    first = keys[0] if keys else "name"
+    return (
+        f"the query uses {names} but no value was given; pass "
+        f"{'it' if len(keys) == 1 else 'each'} as a parameter (soundbridge cypher: "
+        f'-p {first}=VALUE; the console\'s API: "params": {{"{first}": …}}), or write the '
+        "value into the query"
+    )
 
 
 def _kind(toks: list[_Token], i: int) -> str:
@@ -914,31 +1012,38 @@ def run_read(
             "empty query: give a Cypher statement such as 'MATCH (n) RETURN count(n)'"
         )
     limits = limits if limits is not None else QueryLimits.from_env()
-    plan = _analyse(query, params)
+    run = _Query(driver, database, limits, query)
+    plan = _analyse(query, params, run.names)
+    run.uses_gds = plan.uses_gds
     values = dict(params or {})
     if not plan.projections:
-        return _read(driver, query, values, database, limit, limits, plan.uses_gds)
+        return _read(run, values, limit)
     # Each projected name gets a catalog name of its own, passed as a parameter in place of the
     # literal; the deadline in it lets a later query drop it if this process dies before its
     # ``finally`` (the server ends the query by then, and GDS notices within 10 s).
     deadline = int(time.time() + limits.timeout + _GDS_GRACE)
-    own = {
+    run.catalog = {
         p.name: f"{_GRAPH_PREFIX}{deadline}:{secrets.token_hex(4)}:{p.name}"
         for p in plan.projections
     }
-    keys = {name: f"{_GRAPH_PARAM}{i}" for i, name in enumerate(own)}
-    pieces, last = [], 0
+    run.keys = {name: f"{_GRAPH_PARAM}{i}" for i, name in enumerate(run.catalog)}
+    pieces, last, length = [], 0, 0
     for start, end, name in sorted(plan.graph_names):
-        pieces += [query[last:start], "$", keys[name]]
+        kept = query[last:start]
+        parameter = "$" + run.keys[name]
+        length += len(kept)
+        run.spans.append((start, end, length, length + len(parameter)))
+        length += len(parameter)
+        pieces += [kept, parameter]
         last = end
-    rewritten = "".join([*pieces, query[last:]])
-    values.update({keys[name]: catalog_name for name, catalog_name in own.items()})
+    run.text = "".join([*pieces, query[last:]])
+    values.update({run.keys[name]: catalog_name for name, catalog_name in run.catalog.items()})
     try:
-        _drop_expired(driver, database, limits)
-        _check_projection_size(driver, plan, params or {}, database, limits)
-        return _read(driver, rewritten, values, database, limit, limits, True)
+        _drop_expired(run)
+        _check_projection_size(run, plan, params or {})
+        return _read(run, values, limit)
     finally:
-        _drop(driver, list(own.values()), database, limits)
+        _drop(driver, list(run.catalog.values()), database, limits)
 
 
 #: Projections made for analysts' queries are named ``analyst:<deadline>:<random>:<name>``.
@@ -949,31 +1054,131 @@ _GRAPH_PARAM = "soundbridge_graph_"
 _GDS_GRACE = 60
 
 
-def _read(
-    driver: neo4j.Driver,
-    query: str,
-    params: dict[str, Any],
-    database: str | None,
-    limit: int | None,
-    limits: QueryLimits,
-    uses_gds: bool,
-) -> QueryResult:
+@dataclass
+class _Query:
+    """One analyst query on its way through :func:`run_read`: where it runs, the text the server
+    is sent (``text``: the query with each projected graph's name replaced by a parameter), and
+    what turns the server's messages back into the words of the query as the analyst wrote it."""
+
+    driver: neo4j.Driver
+    database: str | None
+    limits: QueryLimits
+    query: str
+    uses_gds: bool = False
+    text: str = ""
+    #: ``(start, end)`` in ``query`` and ``(start, end)`` in ``text`` of each replaced name
+    spans: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: projected name as written → its name in the graph catalog, and → its parameter
+    catalog: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    _names: dict[str, list[str] | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.text = self.text or self.query
+
+    def names(self, kind: str) -> list[str] | None:
+        """The server's labels, relationship types, property keys, procedures or functions
+        (:data:`kg.queries.SCHEMA_NAMES`); ``None`` when the server would not say."""
+        if kind not in self._names:
+            try:
+                records = _operator_read(
+                    self.driver, q.SCHEMA_NAMES[kind], {}, self.database, self.limits
+                )
+                self._names[kind] = [str(n) for n in records[0]["names"]] if records else []
+            except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError):
+                self._names[kind] = None
+        return self._names[kind]
+
+    def where(self, offset: int) -> str:
+        """``line L, column C`` in the analyst's query of ``offset`` in the text sent."""
+        original = offset
+        for start, end, sent_start, sent_end in self.spans:
+            if offset < sent_start:
+                break
+            if offset < sent_end:
+                original = start  # inside a replaced name: its start
+                break
+            original = offset + end - sent_end
+        offset = min(max(original, 0), len(self.query))
+        line = self.query.count("\n", 0, offset) + 1
+        column = offset - (self.query.rfind("\n", 0, offset) + 1) + 1
+        return f"line {line}, column {column}"
+
+    def restore(self, message: str) -> str:
+        """``message`` with the parameters and catalog names this module put in the query
+        turned back into the graph names the analyst wrote."""
+        for name in sorted(self.keys, key=lambda n: -len(self.keys[n])):
+            message = message.replace("$" + self.keys[name], f"'{name}'")
+            message = message.replace(self.catalog[name], name)
+        return message
+
+    def unknown(self, kind: str, names: list[str], where: str = "") -> str:
+        """``the graph has no label Cultur (line 1, column 10); did you mean Culture? (labels:
+        …)``: ``where`` goes after the name."""
+        plural = {"label": "labels", "relationship type": "relationship types"}.get(kind)
+        known = self.names(kind)
+        text = f"the graph has no {kind} {', '.join(names)}{where}"
+        if known is None:
+            return text
+        close = _closest(names[0], known) if len(names) == 1 else ""
+        if close:
+            text += f"; did you mean {close}?"
+        if plural and len(known) <= _LISTED_AT_MOST:
+            return f"{text} ({plural}: {', '.join(sorted(known)) or 'none yet'})"
+        return f"{text} ({_LISTING[kind]} lists them all)"
+
+    def warning(self, status: neo4j.GqlStatusObject, shift: int = 0) -> str:
+        """One of the server's warnings about the query, in the analyst's terms (``shift``: how
+        many characters were sent before the query's text)."""
+        # "warn: label does not exist. The label `Cultur` does not exist. Verify that …": the
+        # first sentence is the warning's class, the rest says what in this query.
+        description = " ".join(status.status_description.split())
+        specific = re.sub(r"^warn: [^.]*\.\s*", "", description) or description
+        position = status.position
+        where = ""
+        if position is not None and position.line > 0:
+            where = f" ({self.where(position.offset - shift)})"
+        kind = _UNKNOWN_NAME.get(status.gql_status)
+        named = re.search(r"`((?:[^`]|``)+)`", specific)
+        if kind and named:
+            return self.unknown(kind, [self.restore(named.group(1).replace("``", "`"))], where)
+        return f"{self.restore(specific)}{where}"
+
+    def unknown_callable(self, kind: str, name: str) -> str:
+        """``procedure gds.pagerank.stream does not exist; did you mean gds.pageRank.stream?``."""
+        close = _closest(name, _allowed_names(kind, self.names(kind)))
+        return f"{kind} {name} does not exist" + (
+            f"; did you mean {close}?" if close else _LIMITS_POINTER
+        )
+
+
+#: The server's warnings (GQLSTATUS) that a label, relationship type or property key the query
+#: names is not in the graph: a typo, usually, and the reason the result is empty.
+_UNKNOWN_NAME = {"01N50": "label", "01N51": "relationship type", "01N52": "property"}
+_LISTING = {
+    "label": "CALL db.labels()",
+    "relationship type": "CALL db.relationshipTypes()",
+    "property": "CALL db.propertyKeys()",
+}
+#: A graph with more labels (or types) than this gets a pointer to the list instead of it.
+_LISTED_AT_MOST = 12
+
+
+def _read(run: _Query, params: dict[str, Any], limit: int | None) -> QueryResult:
     """Run the (allowed) query in a READ transaction and read its rows within the caps."""
+    limits = run.limits
     max_rows = limits.max_rows if limit is None else min(limit, limits.max_rows)
     rows: list[list[Any]] = []
     size = 0
     notice = None
+    warnings: list[str] = []
     started = time.monotonic()
     try:
-        with driver.session(
-            database=database,
-            default_access_mode=neo4j.READ_ACCESS,
-            fetch_size=min(max_rows + 1, 100),  # what the driver buffers ahead of the caps
-        ) as session:
+        with _session(run, fetch_size=min(max_rows + 1, 100)) as session:
             tx = session.begin_transaction(timeout=limits.timeout)
             interrupted = False
             try:
-                result = tx.run(query, params)
+                result = tx.run(run.text, params)
                 columns = list(result.keys())
                 for record in result:
                     if len(rows) == max_rows:
@@ -988,19 +1193,21 @@ def _read(
                     if n > limits.max_bytes:
                         raise QueryTooLarge(
                             f"row {len(rows) + 1} of the result is larger than the "
-                            f"{_mb(limits.max_bytes)} a result may hold ({MAX_BYTES_ENV}="
+                            f"{_size(limits.max_bytes)} a result may hold ({MAX_BYTES_ENV}="
                             f"{limits.max_bytes}); return less per row (e.g. size(collect(…)) "
                             f"or LIMIT inside collect), or raise {MAX_BYTES_ENV}"
                         )
                     if size + n > limits.max_bytes:
                         notice = (
-                            f"truncated at {len(rows):,} rows / {_mb(size)}: the result may "
-                            f"hold {_mb(limits.max_bytes)} ({MAX_BYTES_ENV}={limits.max_bytes}); "
-                            "add LIMIT, return fewer columns, or raise it"
+                            f"truncated at {len(rows):,} rows / {_size(size)}: the result may "
+                            f"hold {_size(limits.max_bytes)} ({MAX_BYTES_ENV}="
+                            f"{limits.max_bytes}); add LIMIT, return fewer columns, or raise it"
                         )
                         break
                     rows.append(row)
                     size += n
+                else:
+                    warnings = _warnings(run, result.consume())
             except KeyboardInterrupt:
                 # A rollback would wait for the server to finish the query; drop the connection
                 # instead (the server ends a transaction whose connection closed, and its
@@ -1012,12 +1219,61 @@ def _read(
                 if not interrupted:
                     tx.close()  # a read has nothing to commit; closing stops whatever is unread
     except neo4j.exceptions.Neo4jError as e:
-        raise _query_error(e, limits) from e
-    if uses_gds and time.monotonic() - started >= limits.timeout:
+        raise _query_error(e, limits, run) from e
+    if run.uses_gds and time.monotonic() - started >= limits.timeout:
         # The server has ended this transaction, but a GDS algorithm that notices it may stop
         # early and stream what it has (betweenness does): those rows are not an answer.
-        raise QueryTimeout(_timeout_message(limits))
-    return QueryResult(columns=columns, rows=rows, notice=notice)
+        raise QueryTimeout(_timeout_message(limits, gds=True))
+    if notice is not None:
+        warnings = _planning_warnings(run, params)
+    parts = [f"warning: {w}" for w in dict.fromkeys(warnings)] + ([notice] if notice else [])
+    return QueryResult(
+        columns=columns,
+        rows=rows,
+        notice="; ".join(parts) or None,
+        truncated=notice is not None,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _session(run: _Query, **config: Any) -> neo4j.Session:
+    """A read session that asks the server for its warnings about the analyst's query: the
+    driver has them off (kg.connection), and a misspelled label matches nothing, silently."""
+    return run.driver.session(
+        database=run.database,
+        default_access_mode=neo4j.READ_ACCESS,
+        notifications_min_severity="WARNING",
+        notifications_disabled_classifications=[],
+        **config,
+    )
+
+
+def _warnings(run: _Query, summary: neo4j.ResultSummary, shift: int = 0) -> list[str]:
+    """The server's warnings in a result's summary, in the analyst's terms (``shift``: how many
+    characters were put before the query)."""
+    return [
+        run.warning(status, shift)
+        for status in summary.gql_status_objects
+        if status.is_notification and status.severity == neo4j.NotificationSeverity.WARNING
+    ]
+
+
+def _planning_warnings(run: _Query, params: dict[str, Any]) -> list[str]:
+    """The warnings about a query whose result was cut at a cap.
+
+    The server sends its notifications with the end of a result, and reading on would run the
+    rest of the query; planning it again (``EXPLAIN``, which runs nothing) gives them.
+    """
+    first = _tokens(run.query)[:1]
+    if first and first[0].text.upper() in ("EXPLAIN", "PROFILE", "CYPHER"):
+        return []  # EXPLAIN cannot go before these
+    prefix = "EXPLAIN "
+    try:
+        with _session(run) as session:
+            query = neo4j.Query(prefix + run.text, timeout=run.limits.timeout)
+            return _warnings(run, session.run(query, params).consume(), len(prefix))
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError):
+        return []  # the rows were read; a failure to plan again only loses the warnings
 
 
 def _operator_read(
@@ -1037,31 +1293,26 @@ def _operator_read(
     return list(records)
 
 
-def _drop_expired(driver: neo4j.Driver, database: str | None, limits: QueryLimits) -> None:
+def _drop_expired(run: _Query) -> None:
     """Drop analysts' projections whose deadline has passed (left by a process that died)."""
     try:
         records = _operator_read(
-            driver, q.GDS_GRAPHS_NAMED, {"prefix": _GRAPH_PREFIX}, database, limits
+            run.driver, q.GDS_GRAPHS_NAMED, {"prefix": _GRAPH_PREFIX}, run.database, run.limits
         )
     except neo4j.exceptions.Neo4jError as e:
-        raise _query_error(e, limits) from e
+        raise _query_error(e, run.limits, run) from e
     now = time.time()
     expired = []
     for r in records:
         deadline = r["graphName"][len(_GRAPH_PREFIX) :].split(":", 1)[0]
         if deadline.isdigit() and int(deadline) < now:
             expired.append(r["graphName"])
-    _drop(driver, expired, database, limits)
+    _drop(run.driver, expired, run.database, run.limits)
 
 
-def _check_projection_size(
-    driver: neo4j.Driver,
-    plan: _Plan,
-    params: Mapping[str, Any],
-    database: str | None,
-    limits: QueryLimits,
-) -> None:
+def _check_projection_size(run: _Query, plan: _Plan, params: Mapping[str, Any]) -> None:
     """Refuse the query when GDS's estimate of its projections exceeds the limit."""
+    limits = run.limits
     total = 0
     for p in plan.projections:
         try:
@@ -1076,16 +1327,18 @@ def _check_projection_size(
         if rest:
             estimate["configuration"] = rest[0] if rest[0] is not None else {}
         try:
-            record = _operator_read(driver, q.GDS_PROJECT_ESTIMATE, estimate, database, limits)[0]
+            record = _operator_read(
+                run.driver, q.GDS_PROJECT_ESTIMATE, estimate, run.database, limits
+            )[0]
         except neo4j.exceptions.Neo4jError as e:
-            raise _query_error(e, limits) from e
+            raise _query_error(e, limits, run) from e
         total += int(record["bytesMax"])
         if total > limits.max_projection_bytes:
             raise QueryTooLarge(
                 f"the projection '{p.name}' ({record['nodeCount']:,} nodes, "
                 f"{record['relationshipCount']:,} relationships) would take about "
-                f"{_mb(int(record['bytesMax']))}, and one query's projections may take "
-                f"{_mb(limits.max_projection_bytes)} ({MAX_PROJECTION_ENV}="
+                f"{_size(int(record['bytesMax']))}, and one query's projections may take "
+                f"{_size(limits.max_projection_bytes)} ({MAX_PROJECTION_ENV}="
                 f"{limits.max_projection_bytes}); project fewer labels, relationship types or "
                 f"properties, or raise {MAX_PROJECTION_ENV}"
             )
@@ -1171,22 +1424,47 @@ def _rows_notice(max_rows: int, limit: int | None, limits: QueryLimits) -> str:
     )
 
 
-def _mb(n: int) -> str:
+def _size(n: int) -> str:
+    """Bytes for people: ``640 bytes``, ``12.5 KB``, ``4.2 MB`` (a cap of 1000 is not 0.0 MB)."""
+    if n < 1000:
+        return f"{n:,} bytes"
+    if n < 1_000_000:
+        return f"{n / 1e3:.1f} KB"
     return f"{n / 1e6:.1f} MB"
 
 
-def _query_error(e: neo4j.exceptions.Neo4jError, limits: QueryLimits) -> CypherError:
-    """The server's refusal of a query as the :class:`CypherError` that names its cause."""
+def _query_error(
+    e: neo4j.exceptions.Neo4jError, limits: QueryLimits, run: _Query | None = None
+) -> CypherError:
+    """The server's refusal of a query as the :class:`CypherError` that names its cause, in one
+    line and in the terms of the query as its author wrote it (``run``: an analyst's query, whose
+    projected graphs were renamed and whose misspelled names can be looked up)."""
     code = e.code or ""
-    message = " ".join((e.message or str(e)).split())
+    lines = (e.message or str(e)).splitlines() or [""]
+    position = _POSITION.search(lines[0])
+    if position:
+        # What follows is the server's copy of the line and a caret under the column: of the
+        # text it was sent, which for a projecting query is not what the analyst wrote.
+        lines = [lines[0][: position.start()] + lines[0][position.end() :]]
+    message = _JAVA_CAUSE.sub("", " ".join(" ".join(lines).split()))
+    where = ""
+    if position and int(position.group("line")) > 0:
+        offset = int(position.group("offset"))
+        if run is not None:
+            where = f" ({run.where(offset)})"
+        else:
+            where = f" (line {position.group('line')}, column {position.group('column')})"
+    if run is not None:
+        message = run.restore(message)
+    gds = run is not None and run.uses_gds
     if "AccessMode" in code or "ForbiddenOnReadOnly" in code or "WriteOnReadOnly" in code:
         return ReadOnlyViolation(
             "this query writes to the graph, and analysts' queries are read-only "
             f"(server said: {message}); use 'soundbridge ingest' or the Python API to change data"
         )
     # A GDS algorithm that notices the end of its transaction fails with TerminatedException.
-    if "TransactionTimedOut" in code or "TerminatedException" in message:
-        return QueryTimeout(_timeout_message(limits))
+    if "TransactionTimedOut" in code or "TerminatedException" in (e.message or ""):
+        return QueryTimeout(_timeout_message(limits, gds=gds))
     if "MemoryPoolOutOfMemory" in code or "OutOfMemory" in code:
         return QueryTooLarge(
             "the query needed more memory than the server allows one transaction "
@@ -1198,8 +1476,8 @@ def _query_error(e: neo4j.exceptions.Neo4jError, limits: QueryLimits) -> CypherE
         need, free = (int(x) for x in guard.group("need", "free"))
         return QueryTooLarge(
             f"Graph Data Science's memory guard refused {guard.group('what')}: it needs about "
-            f"{_mb(need)}, and {_mb(free)} of the server's heap is free for it; project fewer "
-            "nodes, relationships or properties, lower the algorithm's sizes (topK, "
+            f"{_size(need)}, and {_size(free)} of the server's heap is free for it; project "
+            "fewer nodes, relationships or properties, lower the algorithm's sizes (topK, "
             "embeddingDimension, …), or ask an operator to raise the heap "
             f"({HEAP_MAX_ENV})"
         )
@@ -1209,7 +1487,42 @@ def _query_error(e: neo4j.exceptions.Neo4jError, limits: QueryLimits) -> CypherE
             "server's heap than is free; project less or lower the algorithm's sizes, or ask an "
             f"operator to raise the heap ({HEAP_MAX_ENV}) (server said: {message})"
         )
-    return CypherError(f"{code}: {message}" if code else message)
+    if "ParameterMissing" in code:
+        missing = message.partition(":")[2]
+        return CypherError(_missing_parameters([k.strip() for k in missing.split(",")]))
+    projection = _PROJECTION_NOT_FOUND.search(message)
+    if projection:
+        kind = "label" if projection.group("what") == "node" else "relationship type"
+        names = re.findall(r"'((?:[^'\\]|\\.)*)'", projection.group("names"))
+        unknown = (
+            run.unknown(kind, names)
+            if run is not None
+            else f"the graph has no {kind} {', '.join(names)} ({_LISTING[kind]} lists them)"
+        )
+        return CypherError(f"gds.graph.project: {unknown}")
+    if run is not None:
+        procedure = _NO_PROCEDURE.search(message)
+        function = _NO_FUNCTION.search(message) if "SyntaxError" in code else None
+        if procedure:
+            return CypherError(run.unknown_callable("procedure", procedure.group(1)))
+        if function:
+            return CypherError(f"{run.unknown_callable('function', function.group(1))}{where}")
+    return CypherError(f"{code}: {message}{where}" if code else f"{message}{where}")
+
+
+#: Where the server says a syntax or semantic error is: ``(line 1, column 90 (offset: 89))``.
+_POSITION = re.compile(
+    r"\s*\(line (?P<line>\d+), column (?P<column>\d+) \(offset: (?P<offset>\d+)\)\)"
+)
+#: A Java exception's class in a procedure's failure ("Caused by: java.lang.Illegal…: ").
+_JAVA_CAUSE = re.compile(r"Caused by: (?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*: ")
+#: GDS 2.13's native projection of a label or relationship type the graph does not have.
+_PROJECTION_NOT_FOUND = re.compile(
+    r"Invalid (?P<what>node|relationship) projection, one or more (?:labels|relationship types) "
+    r"not found: (?P<names>.*)$"
+)
+_NO_PROCEDURE = re.compile(r"There is no procedure with the name `((?:[^`]|``)+)`")
+_NO_FUNCTION = re.compile(r"Unknown function '([^']+)'")
 
 
 #: GDS 2.13's memory guard: "Memory required to run FastRP (11280028408b) exceeds available
@@ -1221,11 +1534,16 @@ _GDS_MEMORY_GUARD = re.compile(
 )
 
 
-def _timeout_message(limits: QueryLimits) -> str:
+def _timeout_message(limits: QueryLimits, *, gds: bool = False) -> str:
+    advice = (
+        "project a smaller graph (fewer labels or relationship types) or ask the algorithm for "
+        "less (fewer iterations, a smaller topK or embeddingDimension)"
+        if gds
+        else "add LIMIT or narrow the MATCH"
+    )
     return (
         f"the query ran longer than {limits.timeout:g} s, the limit for analysts' queries "
-        f"({TIMEOUT_ENV}); add LIMIT or narrow the MATCH (or project a smaller graph), or raise "
-        f"{TIMEOUT_ENV}"
+        f"({TIMEOUT_ENV}); {advice}, or raise {TIMEOUT_ENV}"
     )
 
 

@@ -546,3 +546,18 @@ UNWIND $names AS name
 CALL gds.graph.drop(name, false) YIELD graphName
 RETURN graphName
 """
+
+# --- what an analyst's query may name (kg.cypher's messages for typos) -------------------------
+
+#: The names of the graph's labels, relationship types and property keys, and of the server's
+#: procedures and functions, each as one list ``names``.
+SCHEMA_NAMES = {
+    "label": "CALL db.labels() YIELD label RETURN collect(label) AS names",
+    "relationship type": (
+        "CALL db.relationshipTypes() YIELD relationshipType "
+        "RETURN collect(relationshipType) AS names"
+    ),
+    "property": "CALL db.propertyKeys() YIELD propertyKey RETURN collect(propertyKey) AS names",
+    "procedure": "SHOW PROCEDURES YIELD name RETURN collect(name) AS names",
+    "function": "SHOW FUNCTIONS YIELD name RETURN collect(name) AS names",
+}

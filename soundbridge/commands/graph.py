@@ -166,4 +166,5 @@ def cypher(
         click.echo(format_table(result))
     sys.stdout.flush()
     if result.notice:
-        click.echo(f"note: {result.notice}", err=True)
+        # The server's warnings begin with "warning:"; a result cut at a limit is a note.
+        click.echo(result.notice if result.warnings else f"note: {result.notice}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import threading
 import time
 
 import pytest
+from click.testing import CliRunner
 
 from kg.cypher import (
     CypherError,
@@ -19,9 +21,11 @@ from kg.cypher import (
     QueryTooLarge,
     ReadOnlyViolation,
     check_allowed,
+    read_records,
     run_read,
 )
 from loaders.errors import ConfigError
+from soundbridge.cli import cli
 
 REFUSED = [
     ("CALL dbms.listConfig()", "procedure dbms.listConfig"),
@@ -170,6 +174,61 @@ def test_gds_on_the_query_s_own_projection_passes(query):
     check_allowed(query)
 
 
+# Refusals name what to do instead, briefly: the closest allowed name for a typo, only the modes
+# that exist for .write, no projection advice for a drop (without a server, a refusal cannot tell
+# a typo from a real procedure; run_read can, see the tests against the server below).
+REFUSAL_MESSAGES = [
+    (
+        "CALL db.lables()",
+        "procedure db.lables is not open to analysts; did you mean db.labels? "
+        "(what analysts may call: docs/cypher.md#limits)",
+    ),
+    (
+        "CALL gds.graph.nodeProperties.write('g', ['pr'])",
+        "procedure gds.graph.nodeProperties.write is not open to analysts: .write stores results "
+        "in the graph, and analysts' queries are read-only; use gds.graph.nodeProperties.stream "
+        "(rows)",
+    ),
+    (
+        "CALL gds.louvain.write('g', {writeProperty: 'c'})",
+        "procedure gds.louvain.write is not open to analysts: .write stores results in the "
+        "graph, and analysts' queries are read-only; use gds.louvain.stream (rows), .stats (a "
+        "summary) or .mutate (into the query's own projection)",
+    ),
+    (
+        "CALL gds.shortestPath.dijkstra.write.estimate('g', {})",
+        "procedure gds.shortestPath.dijkstra.write.estimate is not open to analysts: .write "
+        "stores results in the graph, and analysts' queries are read-only; use "
+        "gds.shortestPath.dijkstra.stream (rows) or .mutate (into the query's own projection)",
+    ),
+    (
+        "CALL gds.graph.drop('recsys_fastrp')",
+        "graph 'recsys_fastrp' is not projected by this query, and a query may drop only the "
+        "graphs it projects (which are dropped when it ends anyway); remove the gds.graph.drop "
+        "call",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "message"), REFUSAL_MESSAGES)
+def test_refusals_say_what_to_do_instead_in_one_short_line(query, message):
+    with pytest.raises(QueryRefused) as info:
+        check_allowed(query)
+    assert str(info.value) == message
+
+
+def test_a_graph_s_name_may_be_aliased_in_the_yield_that_binds_it():
+    two = (
+        "CALL gds.graph.project('a', 'P', 'L') YIELD graphName AS g1 "
+        "CALL gds.graph.project('b', 'P', 'L') YIELD graphName AS g2 "
+        "CALL gds.wcc.stats(g1) YIELD componentCount AS ca "
+        "CALL gds.wcc.stats(g2) YIELD componentCount AS cb RETURN ca, cb"
+    )
+    check_allowed(two)
+    with pytest.raises(QueryRefused, match="not bound again by WITH, UNWIND or another YIELD"):
+        check_allowed(two.replace("CALL gds.wcc.stats(g2)", "WITH g1 AS g2 CALL gds.wcc.stats(g2)"))
+
+
 def test_sudo_is_refused_in_a_configuration_given_as_a_parameter():
     query = _PROJECT + "CALL gds.wcc.stream(graphName, $config) YIELD nodeId RETURN nodeId"
     check_allowed(query, {"config": {"concurrency": 1}})
@@ -223,7 +282,11 @@ def test_a_runaway_query_stops_at_the_timeout_while_the_server_answers_others(ne
     assert time.monotonic() - answered < 1.0
     thread.join(timeout=30)
     assert isinstance(outcome["error"], QueryTimeout)
-    assert "2 s" in str(outcome["error"]) and "SOUNDBRIDGE_QUERY_TIMEOUT" in str(outcome["error"])
+    assert str(outcome["error"]) == (
+        "the query ran longer than 2 s, the limit for analysts' queries "
+        "(SOUNDBRIDGE_QUERY_TIMEOUT); add LIMIT or narrow the MATCH, or raise "
+        "SOUNDBRIDGE_QUERY_TIMEOUT"
+    )
     assert 1.5 < float(outcome["seconds"]) < 10  # type: ignore[arg-type]
     # and the server ended it: no transaction of that query is left running
     left = neo4j_db.execute_query(
@@ -244,7 +307,7 @@ def test_results_are_cut_at_rows_and_bytes_with_a_notice(neo4j_db):
     small = QueryLimits(max_bytes=2_000)
     cut = run_read(neo4j_db, "UNWIND range(1, 500) AS x RETURN x, 'abcdefghij' AS s", limits=small)
     assert 0 < len(cut.rows) < 500 and cut.notice is not None
-    assert "MB" in cut.notice and "SOUNDBRIDGE_QUERY_MAX_BYTES=2000" in cut.notice
+    assert "the result may hold 2.0 KB (SOUNDBRIDGE_QUERY_MAX_BYTES=2000)" in cut.notice
     asked = run_read(neo4j_db, "UNWIND range(1, 50) AS x RETURN x", limit=5)
     assert len(asked.rows) == 5 and asked.notice == "truncated at 5 rows (the limit asked for)"
 
@@ -376,10 +439,12 @@ def test_two_analysts_project_the_same_name_at_once(neo4j_db):
 def test_a_projection_over_the_limit_is_refused_before_it_is_made(neo4j_db):
     neo4j_db.execute_query(_TRIANGLES)
     with pytest.raises(QueryTooLarge) as info:
-        run_read(neo4j_db, _WCC, limits=QueryLimits(max_projection_bytes=1000))
+        run_read(neo4j_db, _WCC, limits=QueryLimits(max_projection_bytes=500))
     message = str(info.value)
     assert "the projection 'g' (6 nodes" in message
-    assert "SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES=1000" in message and "raise" in message
+    # a cap under a kilobyte in bytes, not "0.0 MB"
+    assert "may take 500 bytes (SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES=500)" in message
+    assert "raise SOUNDBRIDGE_QUERY_MAX_PROJECTION_BYTES" in message
     assert "\n" not in message
     assert _catalog(neo4j_db) == []
     assert run_read(neo4j_db, _WCC).records()[0]["nodes"] == 6  # within the default
@@ -423,7 +488,13 @@ def test_the_timeout_stops_a_long_algorithm_and_drops_its_graph(neo4j_db, algori
         run_read(neo4j_db, query, limits=QueryLimits(timeout=1.0))
     # GDS looks at its transaction every 10 s
     assert time.monotonic() - started < 30
-    assert "1 s" in str(info.value) and "SOUNDBRIDGE_QUERY_TIMEOUT" in str(info.value)
+    # an algorithm is not helped by LIMIT: a smaller projection or a longer limit is
+    assert str(info.value) == (
+        "the query ran longer than 1 s, the limit for analysts' queries "
+        "(SOUNDBRIDGE_QUERY_TIMEOUT); project a smaller graph (fewer labels or relationship "
+        "types) or ask the algorithm for less (fewer iterations, a smaller topK or "
+        "embeddingDimension), or raise SOUNDBRIDGE_QUERY_TIMEOUT"
+    )
     assert _catalog(neo4j_db) == []
     left = neo4j_db.execute_query(
         "SHOW TRANSACTIONS YIELD currentQuery WHERE currentQuery CONTAINS $algorithm "
@@ -488,3 +559,169 @@ def test_ctrl_c_in_the_command_line_drops_the_projection(neo4j_server, neo4j_db)
         proc.kill()
     assert proc.returncode == 130 and err.strip() == "aborted"
     assert _catalog(neo4j_db) == []
+
+
+# -- what the server says about a query, in the analyst's own terms ---------------------------
+
+#: Two societies in a region: labels Culture, relationship type PART_OF, properties name, level.
+_CULTURES = """
+CREATE (r:Culture {name: 'West Africa', level: 'region'}),
+       (:Culture {name: 'Ewe', level: 'society'})-[:PART_OF]->(r),
+       (:Culture {name: 'Akan', level: 'society'})-[:PART_OF]->(r)
+"""
+_PROJECT_CULTURES = "CALL gds.graph.project('c', 'Culture', 'PART_OF') YIELD graphName "
+
+
+@pytest.mark.neo4j
+def test_misspelled_names_are_warned_about_not_answered_with_silence(neo4j_db):
+    neo4j_db.execute_query(_CULTURES)
+    label = run_read(neo4j_db, "MATCH (c:Cultur {level: 'society'}) RETURN c.name")
+    assert label.rows == [] and not label.truncated
+    assert label.notice == (
+        "warning: the graph has no label Cultur (line 1, column 10); did you mean Culture? "
+        "(labels: Culture)"
+    )
+    assert label.warnings == (label.notice.removeprefix("warning: "),)
+    prop = run_read(neo4j_db, "MATCH (c:Culture)\nWHERE c.levle = 'society' RETURN c.name")
+    assert prop.rows == []
+    assert prop.notice == (
+        "warning: the graph has no property levle (line 2, column 9); did you mean level? "
+        "(CALL db.propertyKeys() lists them all)"
+    )
+    rel = run_read(neo4j_db, "MATCH (:Culture)-[:PART_FO]->(r) RETURN r.name")
+    assert rel.notice == (
+        "warning: the graph has no relationship type PART_FO (line 1, column 20); did you mean "
+        "PART_OF? (relationship types: PART_OF)"
+    )
+    # spelled right: no notice at all
+    assert run_read(neo4j_db, "MATCH (c:Culture {level: 'society'}) RETURN c.name").notice is None
+
+
+@pytest.mark.neo4j
+def test_a_warning_reaches_a_result_cut_at_a_cap_and_the_cut_is_still_said(neo4j_db):
+    neo4j_db.execute_query(_CULTURES)
+    cut = run_read(neo4j_db, "UNWIND range(1, 10) AS x MATCH (c:Culture) RETURN c.nmae", limit=2)
+    assert len(cut.rows) == 2 and cut.truncated
+    assert cut.notice == (
+        "warning: the graph has no property nmae (line 1, column 53); did you mean name? "
+        "(CALL db.propertyKeys() lists them all); truncated at 2 rows (the limit asked for)"
+    )
+
+
+@pytest.mark.neo4j
+def test_warnings_in_a_projecting_query_point_into_the_text_the_analyst_wrote(neo4j_db):
+    neo4j_db.execute_query(_CULTURES)
+    result = run_read(neo4j_db, _PROJECT_CULTURES + "MATCH (x:Cultre) RETURN graphName, x")
+    assert result.rows == []
+    # "Cultre" is at column 76 of the query as written; the server was sent a longer text
+    assert result.notice == (
+        "warning: the graph has no label Cultre (line 1, column 76); did you mean Culture? "
+        "(labels: Culture)"
+    )
+
+
+@pytest.mark.neo4j
+def test_the_project_s_own_queries_stay_quiet(neo4j_db, caplog):
+    neo4j_db.execute_query(_CULTURES)
+    with caplog.at_level(logging.DEBUG, logger="neo4j"):
+        assert read_records(neo4j_db, "MATCH (c:Cultur) RETURN c.name AS name") == []
+    assert not [r for r in caplog.records if r.name == "neo4j.notifications"]
+
+
+@pytest.mark.neo4j
+def test_server_errors_quote_the_query_as_written_in_one_line(neo4j_db):
+    neo4j_db.execute_query(_CULTURES)
+    # no RETURN after the algorithm: the server saw "$soundbridge_graph_0" where 'c' is written
+    with pytest.raises(CypherError) as info:
+        run_read(neo4j_db, _PROJECT_CULTURES + "CALL gds.wcc.stream(graphName) YIELD nodeId")
+    assert str(info.value) == (
+        "Neo.ClientError.Statement.SyntaxError: Query cannot conclude with CALL together with "
+        "YIELD (line 1, column 67)"
+    )
+    with pytest.raises(CypherError) as info:
+        run_read(neo4j_db, "MATCH (n)\nWHERE n.x = 1\nRETURN m")
+    assert str(info.value) == (
+        "Neo.ClientError.Statement.SyntaxError: Variable `m` not defined (line 3, column 8)"
+    )
+    assert _catalog(neo4j_db) == []
+
+
+@pytest.mark.neo4j
+def test_a_misspelled_label_or_type_in_a_projection_names_the_ones_there_are(neo4j_db):
+    neo4j_db.execute_query(_CULTURES)
+    with pytest.raises(CypherError) as info:
+        run_read(neo4j_db, _PROJECT_CULTURES.replace("'Culture'", "'Cultur'") + "RETURN 1")
+    assert str(info.value) == (
+        "gds.graph.project: the graph has no label Cultur; did you mean Culture? (labels: Culture)"
+    )
+    with pytest.raises(CypherError) as info:
+        run_read(neo4j_db, _PROJECT_CULTURES.replace("'PART_OF'", "'PART_FO'") + "RETURN 1")
+    assert str(info.value) == (
+        "gds.graph.project: the graph has no relationship type PART_FO; did you mean PART_OF? "
+        "(relationship types: PART_OF)"
+    )
+    assert _catalog(neo4j_db) == []
+
+
+@pytest.mark.neo4j
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            _PROJECT_CULTURES + "CALL gds.louvian.stream(graphName) YIELD nodeId RETURN nodeId",
+            "procedure gds.louvian.stream does not exist; did you mean gds.louvain.stream, "
+            "gds.louvain.stats or gds.leiden.stream?",
+        ),
+        ("CALL db.lables()", "procedure db.lables does not exist; did you mean db.labels?"),
+        (
+            _PROJECT_CULTURES + "CALL gds.pagerank.stream(graphName) YIELD nodeId RETURN nodeId",
+            "procedure gds.pagerank.stream does not exist; did you mean gds.pageRank.stream?",
+        ),
+        (
+            "RETURN apoc.text.clen('x')",
+            "function apoc.text.clen does not exist; did you mean apoc.text.clean, apoc.text.code "
+            "or apoc.text.urlencode? (line 1, column 8)",
+        ),
+        (
+            "CALL dbms.listConfig()",
+            "procedure dbms.listConfig is not open to analysts (what analysts may call: "
+            "docs/cypher.md#limits)",
+        ),
+        (
+            "RETURN apoc.cypher.runFirstColumnSingle('RETURN 1', {})",
+            "function apoc.cypher.runFirstColumnSingle is not open to analysts (what analysts may "
+            "call: docs/cypher.md#limits)",
+        ),
+        (
+            "MATCH (c:Culture {name: $name}) RETURN c.level",
+            "the query uses $name but no value was given; pass it as a parameter (soundbridge "
+            'cypher: -p name=VALUE; the console\'s API: "params": {"name": …}), or write the '
+            "value into the query",
+        ),
+    ],
+)
+def test_a_typo_is_told_apart_from_a_refusal(neo4j_db, query, message):
+    with pytest.raises(CypherError) as info:
+        run_read(neo4j_db, query)
+    assert str(info.value) == message
+    assert _catalog(neo4j_db) == []
+
+
+@pytest.mark.neo4j
+def test_the_cli_prints_the_warning_on_stderr_and_succeeds(neo4j_server, neo4j_db):
+    neo4j_db.execute_query(_CULTURES)
+    s = neo4j_server.settings
+    env = {
+        "NEO4J_URI": s.uri,
+        "NEO4J_USER": s.user,
+        "NEO4J_PASSWORD": s.password,
+        "SOUNDBRIDGE_HOME": str(s.home),
+        "SOUNDBRIDGE_NEO4J_LIB": str(s.lib),
+    }
+    out = CliRunner().invoke(cli, ["cypher", "MATCH (c:Cultur) RETURN c.name AS name"], env=env)
+    assert out.exit_code == 0, out.output
+    assert out.stdout == "name\n----\n(0 rows)\n"
+    assert out.stderr == (
+        "warning: the graph has no label Cultur (line 1, column 10); did you mean Culture? "
+        "(labels: Culture)\n"
+    )

@@ -12,6 +12,7 @@ from kg.config import APOC_VERSION, GDS_VERSION, NEO4J_BROWSER_VERSION
 from kg.cypher import QueryRefused, run_read
 from kg.server import default_pom
 from soundbridge.cli import cli
+from tests.conftest import free_port
 
 # A star: three leaves point at a hub. PageRank (damping 0.85, GDS's unnormalised scores) gives
 # each leaf 0.15 and the hub 0.15 + 0.85 * 3 * 0.15 = 0.5325.
@@ -88,7 +89,8 @@ def test_gds_page_rank_stream_on_a_star(neo4j_db):
         (_DROP, "graph 'star' is not projected by this query"),
         ("CALL gds.pageRank.write('star', {writeProperty: 'pr'})", ".write stores results"),
         ("CALL apoc.create.node(['X'], {})", "procedure apoc.create.node is not open"),
-        ("RETURN apoc.load.json('x')", "function apoc.load.json is not open"),
+        ("RETURN apoc.cypher.runFirstColumnSingle('RETURN 1', {})", "function apoc.cypher"),
+        ("RETURN apoc.load.json('x')", "function apoc.load.json does not exist"),  # a procedure
     ],
 )
 def test_analysts_may_not_reach_other_graphs_or_write_through_plugins(neo4j_db, query, named):
@@ -209,10 +211,12 @@ def test_cli_status_json_reports_plugins(neo4j_server):
         "SOUNDBRIDGE_HOME": str(s.home),
         "SOUNDBRIDGE_NEO4J_LIB": str(s.lib),
         "NEO4J_PASSWORD": "",
+        # this shell would give a server started now an HTTP port; the running one has none
+        "SOUNDBRIDGE_NEO4J_HTTP_PORT": str(free_port()),
     }
     out = CliRunner().invoke(cli, ["neo4j", "status", "--json"], env=env)
     assert out.exit_code == 0, out.output
     status = json.loads(out.output)
     assert status["running"] is True
-    assert status["browser_url"] is None  # HTTP is off
+    assert status["browser_url"] is None  # HTTP is off in the running server
     assert (status["apoc_version"], status["gds_version"]) == (APOC_VERSION, GDS_VERSION)
