@@ -40,6 +40,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -66,6 +67,7 @@ __all__ = [
     "Neo4jServer",
     "default_pom",
     "installed_marker",
+    "served_browser_url",
 ]
 
 log = logging.getLogger(__name__)
@@ -144,8 +146,9 @@ class ServerStatus:
         edition: ``"community"`` when it answers, else ``None``.
         pid: the server's process id when running.
         home: the server's home folder (conf, data, logs).
-        browser_url: where Neo4j Browser is served (``http://127.0.0.1:<port>/browser/``), or
-            ``None`` when HTTP is off.
+        browser_url: where the running server serves Neo4j Browser
+            (``http://127.0.0.1:<port>/browser/``, from its own ``neo4j.conf`` and checked over
+            HTTP), or ``None`` when it does not (not running, or HTTP off).
         apoc_version: what ``apoc.version()`` answers, or ``None`` when APOC is not loaded or
             the server does not answer.
         gds_version: what ``gds.version()`` answers, likewise.
@@ -613,19 +616,10 @@ class Neo4jServer:
             edition=edition,
             pid=pid,
             home=self.home,
-            browser_url=self.browser_url,
+            browser_url=served_browser_url(self.conf_dir / "neo4j.conf") if pid else None,
             apoc_version=apoc,
             gds_version=gds,
         )
-
-    @property
-    def browser_url(self) -> str | None:
-        """Where Neo4j Browser is served, ``http://<host>:<http_port>/browser/``; ``None`` when
-        HTTP is off (``SOUNDBRIDGE_NEO4J_HTTP_PORT`` unset)."""
-        s = self.settings
-        if s.http_port is None:
-            return None
-        return f"http://{_listen_host(s)}:{s.http_port}/browser/"
 
     def _plugin_version(self, query: str) -> str | None:
         # A plugin that is not loaded makes the function unknown: a client error, not a failure.
@@ -684,6 +678,50 @@ def _classpath(s: Neo4jSettings) -> str:
     # come first: GDS brings older copies of libraries the server has (commons-lang3, Jackson),
     # and APOC needs the server's newer ones.
     return f"{s.lib}/*:{s.lib / PLUGINS}/*"
+
+
+def served_browser_url(conf: Path, *, timeout: float = 2.0) -> str | None:
+    """Where the server that runs with the configuration ``conf`` serves Neo4j Browser.
+
+    The address comes from the server's own ``neo4j.conf`` (written when it started, so the
+    environment of whoever asks does not matter), and ``/browser/`` must answer there.
+
+    Args:
+        conf: the running server's ``neo4j.conf``.
+        timeout: seconds to wait for ``/browser/`` to answer.
+
+    Returns:
+        ``http://<host>:<port>/browser/``, or ``None`` when HTTP is off in ``conf`` (or ``conf``
+        cannot be read) or nothing answers there with a page.
+
+    Examples:
+        >>> served_browser_url(Path("/nonexistent/neo4j.conf")) is None
+        True
+    """
+    try:
+        lines = conf.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    settings = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and not key.lstrip().startswith("#"):
+            settings[key.strip()] = value.strip()
+    if settings.get("server.http.enabled", "").lower() != "true":
+        return None
+    host, _, port = settings.get("server.http.listen_address", "").rpartition(":")
+    if not port.isdigit():
+        return None
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}.get(host, host)
+    url = f"http://{host}:{port}/browser/"
+    # No proxy: the server is local, and a proxy from the environment would answer for it.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            served = response.status == 200
+    except (OSError, ValueError):  # refused, timed out, an HTTP error status, a bad address
+        return None
+    return url if served else None
 
 
 def _listen_host(s: Neo4jSettings) -> str:

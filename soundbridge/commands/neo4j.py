@@ -13,7 +13,7 @@ import time
 
 import click
 
-from kg.config import NEO4J_VERSION, PASSWORD_ENV, Neo4jSettings
+from kg.config import HTTP_PORT_ENV, NEO4J_VERSION, PASSWORD_ENV, Neo4jSettings
 from kg.server import Neo4jServer
 
 __all__ = ["neo4j"]
@@ -100,7 +100,11 @@ def stop(timeout: float, force: bool) -> None:
 @neo4j.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
 def status(as_json: bool) -> None:
-    """Say whether the server runs, where, and which version (exit status 0 either way)."""
+    """Say whether the server runs, where, and which version (exit status 0 either way).
+
+    The Browser's address is the running server's own (its neo4j.conf, checked over HTTP), not
+    what this shell's SOUNDBRIDGE_NEO4J_HTTP_PORT would give a server started now.
+    """
     server = _server()
     st = server.status()
     if as_json:
@@ -127,7 +131,13 @@ def status(as_json: bool) -> None:
     click.echo(f"uri:      {st.uri}")
     click.echo(f"version:  {st.version or '-'}{f' ({st.edition})' if st.edition else ''}")
     click.echo(f"home:     {st.home}")
-    click.echo(f"browser:  {st.browser_url or '- (HTTP is off: set SOUNDBRIDGE_NEO4J_HTTP_PORT)'}")
+    if st.browser_url:
+        browser = st.browser_url
+    elif st.running:
+        browser = f"- (not served: stop the server and start it again with {HTTP_PORT_ENV} set)"
+    else:
+        browser = f"- (served when the server runs with {HTTP_PORT_ENV} set)"
+    click.echo(f"browser:  {browser}")
     click.echo(f"apoc:     {st.apoc_version or '-'}")
     click.echo(f"gds:      {st.gds_version or '-'}")
     click.echo(f"password: {_password_source(server.settings)}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -19,7 +21,13 @@ from click.testing import CliRunner
 from kg.config import NEO4J_VERSION, Neo4jSettings, load_or_create_password
 from kg.connection import connect
 from kg.errors import DatabaseAuthError, DatabaseError, DatabaseUnavailableError
-from kg.server import ENTRY_POINT, Neo4jServer, default_pom, installed_marker
+from kg.server import (
+    ENTRY_POINT,
+    Neo4jServer,
+    default_pom,
+    installed_marker,
+    served_browser_url,
+)
 from loaders.errors import ConfigError
 from soundbridge.cli import cli
 from tests.conftest import free_port
@@ -285,6 +293,41 @@ def test_status_of_a_stopped_server_exits_0(tmp_path):
     assert result.exit_code == 0, result.output
     assert "status:   not running" in result.output
     assert "uri:      bolt://127.0.0.1:7687" in result.output
+
+
+class _BrowserPage(http.server.BaseHTTPRequestHandler):
+    """Answers /browser/ with a page and anything else with 404, as Neo4j's HTTP connector."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        self.send_response(200 if self.path == "/browser/" else 404)
+        self.end_headers()
+        self.wfile.write(b"<title>Neo4j Browser</title>")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_browser_url_is_read_from_the_server_s_conf_and_checked_over_http(tmp_path):
+    conf = tmp_path / "neo4j.conf"
+    assert served_browser_url(conf) is None  # no conf: no server has started here
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BrowserPage) as web:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        try:
+            port = web.server_address[1]
+            enabled = (
+                "server.http.enabled=true\n"
+                f"server.http.listen_address=127.0.0.1:{port}\n"
+                "server.https.enabled=false\n"
+            )
+            conf.write_text(enabled, encoding="utf-8")
+            assert served_browser_url(conf) == f"http://127.0.0.1:{port}/browser/"
+            conf.write_text(enabled.replace("=true", "=false", 1), encoding="utf-8")
+            assert served_browser_url(conf) is None  # HTTP off: not asked, whatever listens
+        finally:
+            web.shutdown()
+    # HTTP on in the conf, but nothing answers there (the server is gone, or still starting)
+    conf.write_text(enabled, encoding="utf-8")
+    assert served_browser_url(conf, timeout=1.0) is None
 
 
 # -- the real server -------------------------------------------------------------------------
