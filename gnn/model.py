@@ -13,6 +13,7 @@ audio, style profile) and return one embedding per node of every label.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 import torch
@@ -113,17 +114,25 @@ def propagate(h: Tensor, adj: tuple[Tensor, Tensor, Tensor], num_dst: int) -> Te
 
 
 class _Inputs(nn.Module):
-    """Layer 0: learned id embedding plus projected features, per label."""
+    """Layer 0: learned id embedding plus projected features, per label.
 
-    def __init__(self, graph: HeteroData, dim: int) -> None:
+    A label of ``feature_only`` that has features starts from their projection alone, without an
+    id embedding: its nodes are then placed by what they are, not by which node they are, so a
+    node whose own training signal is held out (a track of a held-out society) is embedded as
+    the labelled ones are, and one added later could be embedded the same way.
+    """
+
+    def __init__(self, graph: HeteroData, dim: int, feature_only: Sequence[str] = ()) -> None:
         super().__init__()
         self.emb = nn.ModuleDict()
         self.proj = nn.ModuleDict()
+        self.labels: list[str] = list(graph.node_types)
         for label in graph.node_types:
-            emb = nn.Embedding(graph[label].num_nodes, dim)
-            nn.init.normal_(emb.weight, std=0.1)
-            self.emb[label] = emb
             x = graph[label].get("x")
+            if x is None or label not in feature_only:
+                emb = nn.Embedding(graph[label].num_nodes, dim)
+                nn.init.normal_(emb.weight, std=0.1)
+                self.emb[label] = emb
             if x is not None:
                 proj = nn.Linear(x.shape[1], dim, bias=False)
                 nn.init.normal_(proj.weight, std=0.1 / x.shape[1] ** 0.5)
@@ -133,11 +142,14 @@ class _Inputs(nn.Module):
         self, x: dict[str, Tensor], n_id: dict[str, Tensor] | None = None
     ) -> dict[str, Tensor]:
         h: dict[str, Tensor] = {}
-        for label, emb in self.emb.items():
-            table = cast(nn.Embedding, emb)
-            h[label] = table.weight if n_id is None else table(n_id[label])
-            if label in self.proj:
-                h[label] = h[label] + self.proj[label](x[label])
+        for label in self.labels:
+            if label in self.emb:
+                table = cast(nn.Embedding, self.emb[label])
+                h[label] = table.weight if n_id is None else table(n_id[label])
+                if label in self.proj:
+                    h[label] = h[label] + self.proj[label](x[label])
+            else:
+                h[label] = self.proj[label](x[label])
         return h
 
 
@@ -148,6 +160,7 @@ class HeteroLightGCN(nn.Module):
         graph: the training graph (node counts, ``x`` features, edge types).
         dim: embedding size.
         layers: propagation steps.
+        feature_only: labels whose nodes start from their features alone (no id embedding).
 
     Shapes:
         ``forward(adj, x, n_id=None)``: ``adj[edge_type]`` is :func:`normalised_adjacency`'s
@@ -156,11 +169,13 @@ class HeteroLightGCN(nn.Module):
         (``None``: the whole graph); returns ``{label: (num_nodes, dim)}``.
     """
 
-    def __init__(self, graph: HeteroData, dim: int = 64, layers: int = 2) -> None:
+    def __init__(
+        self, graph: HeteroData, dim: int = 64, layers: int = 2, feature_only: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         self.layers = layers
         self.edge_types: list[EdgeType] = list(graph.edge_types)
-        self.inputs = _Inputs(graph, dim)
+        self.inputs = _Inputs(graph, dim, feature_only)
         # gates start so that each target label averages its relations; softplus keeps them > 0
         fan_in = {d: sum(1 for e in self.edge_types if e[2] == d) for _, _, d in self.edge_types}
         init = torch.tensor([1.0 / fan_in[e[2]] for e in self.edge_types])
@@ -212,9 +227,11 @@ class HeteroSAGE(nn.Module):
         (``n_id``: global ids of a sub-graph's nodes, as for :class:`HeteroLightGCN`).
     """
 
-    def __init__(self, graph: HeteroData, dim: int = 64, layers: int = 2) -> None:
+    def __init__(
+        self, graph: HeteroData, dim: int = 64, layers: int = 2, feature_only: Sequence[str] = ()
+    ) -> None:
         super().__init__()
-        self.inputs = _Inputs(graph, dim)
+        self.inputs = _Inputs(graph, dim, feature_only)
         # to_hetero must update every label it is given: labels that receive no messages
         # (e.g. Tag without HAS_TAG) keep their input embedding and stay out of the convolution
         receiving = {d for _, _, d in graph.edge_types}

@@ -13,6 +13,9 @@ __all__ = [
     "EMBEDDED_LABELS",
     "EMBEDDING_PROPERTY",
     "EXPERT_CONSTRAINTS",
+    "SET_TRACK_LABEL_USED",
+    "TRACK_FACTORS",
+    "TRACK_FACTORS_STAMP",
     "TRACK_MIR",
     "VECTOR_INDEX_DIMENSION",
     "create_vector_index",
@@ -40,6 +43,29 @@ MATCH (t:Track) WHERE t.mir IS NOT NULL
 RETURN t.id AS track, t.mir AS mir
 """
 
+#: The audio factors of every track that has them (``soundbridge audio export-factors``).
+TRACK_FACTORS = """
+MATCH (t:Track) WHERE t.za IS NOT NULL
+RETURN t.id AS track, t.zc AS zc, t.zs AS zs, t.za AS za
+ORDER BY track
+"""
+
+#: How many tracks carry factors and when the newest were written: the recommenders are rebuilt
+#: when it changes (their Track inputs are the factors).
+TRACK_FACTORS_STAMP = """
+MATCH (t:Track) WHERE t.za IS NOT NULL
+RETURN count(t) AS tracks, toString(max(t.factors_at)) AS factors_at
+"""
+
+#: ``$rows``: ``[{id, used}]``: whether each track's function label was a training signal of its
+#: embedding (false for the audio run's held-out societies and unlabelled tracks), so that an
+#: evaluation can check its queries' labels never reached the GNN.
+SET_TRACK_LABEL_USED = """
+UNWIND $rows AS row
+MATCH (t:Track {id: row.id})
+SET t.embedding_label_used = row.used
+"""
+
 #: Cantometrics style profiles of the profiled cultures.
 CULTURE_STYLE = """
 MATCH (c:Culture) WHERE c.style_profile IS NOT NULL
@@ -65,10 +91,14 @@ def vector_index_name(label: str) -> str:
 
 
 def set_embeddings(label: str) -> str:
-    """``UNWIND $rows`` (``{id, embedding}``) statement that sets ``label`` nodes' embedding."""
+    """``UNWIND $rows`` (``{id, embedding}``) statement that sets ``label`` nodes' embedding.
+
+    ``embedding_at`` records when: the cross-cultural catalogue, which reads the Track
+    embeddings, refits when a rebuild rewrote them (their count stays the same).
+    """
     return (
         f"UNWIND $rows AS row MATCH (n:{_check_label(label)} {{id: row.id}}) "
-        f"SET n.{EMBEDDING_PROPERTY} = row.embedding"
+        f"SET n.{EMBEDDING_PROPERTY} = row.embedding, n.{EMBEDDING_PROPERTY}_at = datetime()"
     )
 
 

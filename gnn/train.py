@@ -20,8 +20,14 @@ The batch is scored with either
 - ``loss="bpr"``: BPR against uniformly drawn negative artists.
 
 Auxiliary terms (full-graph sampler): FRIEND edges (a user against random users, weight
-``friend_weight``) and the expert constraints between tracks: must-link pairs are positives and
-cannot-link pairs negatives in a BPR term against random tracks (weight ``expert_weight``).
+``friend_weight``); the expert constraints between tracks: must-link pairs are positives and
+cannot-link pairs negatives in a BPR term against random tracks (weight ``expert_weight``); and
+the tracks' own link prediction (weight ``track_weight``): for the target edges of
+``track_targets`` (a track's function — training labels only —, its culture, its ``SIMILAR_*``
+tracks; at most ``batch_size`` edges of each relation a step, drawn uniformly), a softmax of
+cosine / ``tau`` of the track against every node of the target's label (every function, culture
+or other track), so that track embeddings are learned from their own edges and not only carried
+by the Last.fm loss.
 Validation Recall@20 (training artists excluded, whole-graph embeddings) after every epoch drives
 early stopping; the best state is checkpointed to ``checkpoint_dir/best.pt``.
 """
@@ -53,7 +59,7 @@ from gnn.model import (
 from loaders.errors import ConfigError
 from loaders.files import replacing
 
-__all__ = ["TrainConfig", "TrainResult", "recall_at_k", "train"]
+__all__ = ["TrainConfig", "TrainResult", "recall_at_k", "track_link_loss", "train"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class TrainConfig:
     patience: int = 5
     friend_weight: float = 0.1
     expert_weight: float = 1.0
+    track_weight: float = 0.5
+    feature_only: tuple[str, ...] = ("Track",)
     max_seconds: float = 570.0
     seed: int = 0
     sampler: str = "full"
@@ -86,7 +94,8 @@ class TrainResult:
 
     Attributes:
         embeddings: label → ``(num_nodes, dim)`` float32 (unit rows for ``loss="softmax"``).
-        history: one dict per epoch: ``epoch``, ``loss``, ``recall``, ``seconds``.
+        history: one dict per epoch: ``epoch``, ``loss``, ``recall``, ``seconds`` (and
+            ``track_loss``, the mean of the tracks' link-prediction term, when it ran).
         best_epoch: the epoch whose state was kept.
         seconds: wall time of training.
         gates: relation → weight (``conv="light"``).
@@ -123,6 +132,31 @@ def recall_at_k(
 
 def _bpr(pos: Tensor, neg: Tensor) -> Tensor:
     return nn.functional.softplus(neg - pos).mean()
+
+
+def track_link_loss(h: dict[str, Tensor], targets: dict[EdgeType, Tensor], tau: float) -> Tensor:
+    """Mean over relations of the softmax cross-entropy of each track against its targets.
+
+    For an edge (track t, node v of label L): ``-log softmax_v'(h_t · h_v' / tau)`` over every
+    node v' of L (a track is never its own candidate).
+
+    Shapes:
+        h: ``{label: (num_nodes, dim)}``; each target ``(2, E)`` (track index, node index).
+
+    Examples:
+        >>> h = {"Track": torch.tensor([[1.0, 0.0]]), "Function": torch.eye(2)}
+        >>> e = ("Track", "SERVES_FUNCTION", "Function")
+        >>> round(float(track_link_loss(h, {e: torch.tensor([[0], [0]])}, tau=1.0)), 4)
+        0.3133
+    """
+    terms = []
+    for (_, _, dst), pairs in targets.items():
+        t = h["Track"][pairs[0]]
+        logits = t @ h[dst].T / tau
+        if dst == "Track":
+            logits = logits.index_put((torch.arange(len(t)), pairs[0]), torch.tensor(-torch.inf))
+        terms.append(nn.functional.cross_entropy(logits, pairs[1]))
+    return torch.stack(terms).mean()
 
 
 class _NeighborBatches:
@@ -189,6 +223,7 @@ def train(
     valid: Tensor | None,
     config: TrainConfig = TrainConfig(),
     expert: tuple[Tensor, Tensor, Tensor] | None = None,
+    track_targets: dict[EdgeType, Tensor] | None = None,
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
@@ -201,6 +236,8 @@ def train(
             ``config.epochs`` epochs and keeps the last state. Shapes: ``(2, E_valid)``.
         config: hyper-parameters.
         expert: track index pairs and kinds: ``(src, dst, is_must_link)``, each ``(C,)``.
+        track_targets: the tracks' link-prediction targets, edge type → ``(2, E)`` (track index,
+            target index) (:meth:`gnn.graph.KnowledgeGraph.track_targets`); ``None``: no term.
         checkpoint_dir: where ``best.pt`` and ``config.json`` go (``None``: not written).
         progress: show a progress bar.
         log: called with a line per epoch (besides the bar).
@@ -219,7 +256,7 @@ def train(
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        return _train(graph, valid, config, expert, checkpoint_dir, progress, log)
+        return _train(graph, valid, config, expert, track_targets, checkpoint_dir, progress, log)
     finally:
         torch.set_num_threads(threads)
 
@@ -229,6 +266,7 @@ def _train(
     valid: Tensor | None,
     config: TrainConfig,
     expert: tuple[Tensor, Tensor, Tensor] | None,
+    track_targets: dict[EdgeType, Tensor] | None,
     checkpoint_dir: str | Path | None,
     progress: bool,
     log: Callable[[str], None] | None,
@@ -241,7 +279,7 @@ def _train(
     edge_types: list[EdgeType] = list(graph.edge_types)
     model: nn.Module
     if config.conv == "light":
-        model = HeteroLightGCN(graph, config.dim, config.layers)
+        model = HeteroLightGCN(graph, config.dim, config.layers, config.feature_only)
         adj = {
             e: normalised_adjacency(
                 graph[e].edge_index, graph[e[0]].num_nodes, graph[e[2]].num_nodes
@@ -252,7 +290,7 @@ def _train(
         def encode() -> dict[str, Tensor]:
             return model(adj, x)
     else:
-        model = HeteroSAGE(graph, config.dim, config.layers)
+        model = HeteroSAGE(graph, config.dim, config.layers, config.feature_only)
         eidx = {e: graph[e].edge_index for e in edge_types}
 
         def encode() -> dict[str, Tensor]:
@@ -270,9 +308,10 @@ def _train(
     pairs = graph[LISTENED].edge_index
     friends = graph[FRIEND].edge_index if FRIEND in edge_types else None
     if config.sampler == "neighbor":
-        # sub-graph batches carry no global view of users and tracks: the auxiliary FRIEND and
-        # expert terms belong to the full-graph sampler (the relations still pass messages)
-        friends, expert = None, None
+        # sub-graph batches carry no global view of users and tracks: the auxiliary FRIEND,
+        # expert and track terms belong to the full-graph sampler (the relations still pass
+        # messages)
+        friends, expert, track_targets = None, None, None
         batches = _NeighborBatches(graph, model, config, x)
     n_users = graph["User"].num_nodes
     n_tracks = graph["Track"].num_nodes if "Track" in graph.node_types else 0
@@ -284,6 +323,19 @@ def _train(
         ckpt.mkdir(parents=True, exist_ok=True)
         (ckpt / "config.json").write_text(json.dumps(asdict(config)))
 
+    # the track edges are drawn from a generator of their own, so that the LISTENED batches and
+    # negatives are the same with or without the track term
+    track_rng = np.random.default_rng([config.seed, 1])
+
+    def draw_targets(targets: dict[EdgeType, Tensor]) -> dict[EdgeType, Tensor]:
+        out = {}
+        for e, pairs in targets.items():
+            n = pairs.shape[1]
+            if n > config.batch_size:
+                pairs = pairs[:, torch.from_numpy(track_rng.choice(n, config.batch_size, False))]
+            out[e] = pairs
+        return out
+
     def full_batches() -> Iterator[tuple[dict[str, Tensor], Tensor]]:
         perm = torch.from_numpy(rng.permutation(pairs.shape[1]))
         for s in range(steps):
@@ -292,7 +344,7 @@ def _train(
     bar = tqdm(range(config.epochs), disable=not progress, desc=f"gnn[{config.conv}]")
     for epoch in bar:
         model.train()
-        total, steps_done = 0.0, 0
+        total, steps_done, track_total = 0.0, 0, 0.0
         it = batches() if config.sampler == "neighbor" else full_batches()
         for s, (raw, b) in enumerate(it):
             # h: every label's embeddings (of the whole graph, or of the batch's sub-graph);
@@ -333,6 +385,12 @@ def _train(
                     + config.expert_weight
                     * nn.functional.softplus(-sign * (s_pair - s_rand)).mean()
                 )
+            if track_targets and config.track_weight > 0:
+                # at most a batch of each relation's edges a step: the SIMILAR_* relations hold
+                # ~20k edges, each scored against every track
+                tl = track_link_loss(h, draw_targets(track_targets), config.tau)
+                loss = loss + config.track_weight * tl
+                track_total += tl.detach().item()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -353,6 +411,8 @@ def _train(
             "recall": rec,
             "seconds": time.perf_counter() - start,
         }
+        if track_targets and config.track_weight > 0:
+            row["track_loss"] = track_total / max(1, steps_done)
         history.append(row)
         bar.set_postfix(loss=f"{row['loss']:.4f}", recall=f"{rec:.4f}")
         if log:

@@ -1,6 +1,10 @@
 """The track catalogue the cross-cultural recommender searches: every Track with audio factors, its
 society, its known function, and the Culture tree.
 
+Each track also carries its GNN embedding when the recommenders' build wrote one (``gnn``,
+``Track.embedding``) and whether its function label trained that embedding (``gnn_label_used``),
+for the recommender's ``space="gnn"`` and the evaluation's leakage check.
+
 A function is *known* when the dataset publishes it or, for a song without one, when experts'
 answers agree on it (docs/experts.md, "How answers combine"); ``label_source`` and the provenance
 arrays say which, and who answered when. The experts' must-link and cannot-link pairs come along
@@ -117,6 +121,11 @@ class TrackCatalogue:
             with ``", "`` (``""`` elsewhere).
         label_dates: ``(n,)`` str, the ISO date of the newest of those answers (``""`` elsewhere).
         links: the experts' must-link and cannot-link pairs between catalogue tracks.
+        gnn: ``(n, d)`` float32 GNN track embeddings (``Track.embedding``, written by the
+            recommenders' build), NaN rows for tracks without one (added since); ``None`` when
+            no track has one.
+        gnn_label_used: ``(n,)`` bool, whether each track's function label trained ``gnn``;
+            ``None`` when the build did not say (embeddings written by another tool).
     """
 
     track_ids: np.ndarray
@@ -135,11 +144,15 @@ class TrackCatalogue:
     label_experts: np.ndarray = field(default_factory=lambda: _blank(0))
     label_dates: np.ndarray = field(default_factory=lambda: _blank(0))
     links: tuple[ExpertLink, ...] = ()
+    gnn: np.ndarray | None = None
+    gnn_label_used: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.track_ids)
         if self.factors.shape != (n, sum(self.dims)):
             raise ValueError(f"factors {self.factors.shape} do not match {n} tracks x {self.dims}")
+        if self.gnn is not None and (self.gnn.ndim != 2 or len(self.gnn) != n):
+            raise ValueError(f"gnn embeddings {self.gnn.shape} do not match {n} tracks")
         if not self.function_names:
             names = tuple(sorted({str(f) for f in self.functions if f}))
             object.__setattr__(self, "function_names", names)
@@ -284,6 +297,12 @@ def added_rows(before: TrackCatalogue, after: TrackCatalogue) -> np.ndarray | No
             return None
     if not np.array_equal(after.factors[old], before.factors):
         return None
+    for column in ("gnn", "gnn_label_used"):
+        a, b = getattr(after, column), getattr(before, column)
+        if (a is None) != (b is None) or (
+            a is not None and not np.array_equal(a[old], b, equal_nan=column == "gnn")
+        ):
+            return None  # a rebuild rewrote the embeddings: refit
     if before.mir is None:
         if after.mir is not None:
             return None  # the MIRtoolbox view appears: the function model would train on it
@@ -322,10 +341,10 @@ def answered_rows(before: TrackCatalogue, after: TrackCatalogue) -> np.ndarray |
     """
     if not _same_frame(before, after) or not np.array_equal(before.track_ids, after.track_ids):
         return None
-    for column in ("names", "cultures", "audio", "factors", "mir"):
+    for column in ("names", "cultures", "audio", "factors", "mir", "gnn", "gnn_label_used"):
         a, b = getattr(after, column), getattr(before, column)
         if (a is None) != (b is None) or (
-            a is not None and not np.array_equal(a, b, equal_nan=column == "mir")
+            a is not None and not np.array_equal(a, b, equal_nan=column in ("mir", "gnn"))
         ):
             return None
     public = (before.label_source == "dataset") | (after.label_source == "dataset")
@@ -450,6 +469,7 @@ def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:
         for i, r in enumerate(rows):
             if r["mir"] and len(r["mir"]) == mir_len:
                 mir[i] = np.asarray(r["mir"], dtype=np.float64)
+    gnn, gnn_used = _gnn_columns(rows)
     style: dict[str, dict[str, float]] = {}
     for p in pairs:
         style.setdefault(p["source"], {})[p["target"]] = float(p["score"])
@@ -477,7 +497,27 @@ def load_catalogue(driver: neo4j.Driver) -> TrackCatalogue:
         label_experts=known.experts,
         label_dates=known.dates,
         links=_expert_links(driver),
+        gnn=gnn,
+        gnn_label_used=gnn_used,
     )
+
+
+def _gnn_columns(rows: list[neo4j.Record]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The GNN embeddings (NaN rows where missing, or of another size than the most common) and
+    whether each one's label trained it (``None`` unless every embedded track says)."""
+    sizes = [len(r["embedding"]) for r in rows if r["embedding"]]
+    if not sizes:
+        return None, None
+    dim = max(set(sizes), key=sizes.count)
+    gnn = np.full((len(rows), dim), np.nan, dtype=np.float32)
+    used = np.zeros(len(rows), dtype=bool)
+    told = True
+    for i, r in enumerate(rows):
+        if r["embedding"] and len(r["embedding"]) == dim:
+            gnn[i] = np.asarray(r["embedding"], dtype=np.float32)
+            told = told and r["label_used"] is not None
+            used[i] = bool(r["label_used"])
+    return gnn, used if told else None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Evaluation of cross-cultural recommendation, and its report (``soundbridge evaluate``).
 
-Protocol (issue "cross-cultural alignment", *Done when*):
+Protocol:
 
 * **Queries**: the labelled songs of the *validation societies* — the societies the audio model
   held out from every supervised loss (its run's ``split.json``). Their labels are hidden from the
@@ -12,7 +12,18 @@ Protocol (issue "cross-cultural alignment", *Done when*):
   every method ranks all of them and keeps its top ``k``. The share of the top ``k`` serving the
   query's function is compared with *chance*, the share of the candidates that do.
 * **Methods**: MIRtoolbox cosine (the surface-acoustic baseline), z_a cosine, the
-  recommender without alignment, and with each OT alignment.
+  recommender without alignment, and with each OT alignment — in each *space*: the
+  affect/function embedding of the audio factors (``"factors"``: "unaligned", "aligned (…)") and
+  the GNN's track embeddings (``"gnn"``: "GNN cosine", "GNN aligned (…)"), the latter only when
+  the graph holds them and none of the queries' labels trained them
+  (``Track.embedding_label_used``).
+* **Intervals**: 95% bootstrap intervals of each method's share, and of its difference from the
+  unaligned recommender on the same pairs, resampling the queries' societies (songs of one society
+  share a recordist and a style; the pairs of one query share its audio).
+* **Probes** (:func:`probe_representations`): what each representation carries — the linear
+  function and region probes of docs/audio.md (:func:`audio.evaluation.probe`), trained on the
+  other societies and scored on the validation societies, for z_a, z_s, z_c, the three together,
+  MIRtoolbox and the GNN's track embeddings.
 
 Beyond accuracy, per list: nDCG@k (relevance = same function), serendipity (z_s distance ×
 z_a similarity, :func:`recsys.cultural_metrics.serendipity`), minority exposure (share of results
@@ -36,29 +47,51 @@ from recsys import cultural_metrics as cm
 from recsys.catalogue import TrackCatalogue
 from recsys.cultures import ResolvedCulture
 from recsys.embedding import unit_rows
-from recsys.similar import CrossCulturalRecommender
+from recsys.similar import SPACES, CrossCulturalRecommender
 
 __all__ = [
     "CrossCulturalEvaluation",
+    "GNN_METHOD_PREFIX",
     "evaluate_cross_cultural",
+    "gnn_leak",
     "long_tail_societies",
+    "probe_representations",
     "write_cross_cultural_report",
 ]
+
+#: What the GNN space's methods are called ("GNN cosine", "GNN aligned (unbalanced)", …).
+GNN_METHOD_PREFIX = "GNN"
+#: The method every other is compared with (its paired difference interval).
+REFERENCE = "unaligned"
 
 Scorer = Callable[[int, np.ndarray, ResolvedCulture], np.ndarray]
 
 
 @dataclass
 class CrossCulturalEvaluation:
-    """Per-method mean metrics, per-query shares (for confidence intervals) and the fitted model."""
+    """Per-method mean metrics (with their intervals), per-pair shares, the probes and the fitted
+    model.
 
-    methods: dict[str, dict[str, float]]
+    Attributes:
+        methods: method → ``function_share``, ``function_share_ci95``, ``vs_unaligned`` and
+            ``vs_unaligned_ci95`` (the paired difference), ``chance``, ``ratio_to_chance``, …
+        per_query: method → Shapes: ``(n_pairs,)`` share of each query–region pair.
+        groups: Shapes: ``(n_pairs,)`` the society of each pair's query (the bootstrap's unit).
+        probes: representation and target → the probe's figures (see
+            :func:`probe_representations`); empty when not run.
+        skipped: space → why it was left out (e.g. no GNN embeddings in the graph).
+    """
+
+    methods: dict[str, dict[str, Any]]
     per_query: dict[str, np.ndarray]
     n_queries: int
     n_pairs: int
     k: int
     params: dict[str, Any]
     model: CrossCulturalRecommender = field(repr=False)
+    groups: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +101,8 @@ class CrossCulturalEvaluation:
             "query_target_pairs": self.n_pairs,
             "params": self.params,
             "methods": self.methods,
+            "probes": self.probes,
+            "skipped": self.skipped,
         }
 
 
@@ -91,6 +126,30 @@ def _mir_scorer(catalogue: TrackCatalogue) -> Scorer | None:
     return lambda q, rows, target: z[rows] @ z[q]
 
 
+def gnn_leak(catalogue: TrackCatalogue, hide: np.ndarray) -> str | None:
+    """Why the catalogue's GNN embeddings cannot be scored on the ``hide`` songs, or ``None``.
+
+    They cannot when there are none, when they do not say which labels trained them, or when the
+    label of a hidden labelled song did.
+
+    Shapes:
+        hide: ``(n,)`` bool.
+    """
+    rebuild = "rebuild them with `soundbridge gnn evaluate --force` (after the audio run)"
+    if catalogue.gnn is None:
+        return "no GNN track embeddings in the graph (run `soundbridge gnn evaluate`)"
+    if catalogue.gnn_label_used is None:
+        return f"the GNN track embeddings do not say which function labels trained them; {rebuild}"
+    n = int((catalogue.gnn_label_used & hide & catalogue.labelled).sum())
+    if n:
+        return (
+            f"the GNN track embeddings were trained with the function labels of {n} songs of the "
+            f"validation societies (another audio run's split); {rebuild}, or evaluate with the "
+            "audio run they were built with (--audio-run)"
+        )
+    return None
+
+
 def evaluate_cross_cultural(
     catalogue: TrackCatalogue,
     validation_societies: Sequence[str],
@@ -99,8 +158,10 @@ def evaluate_cross_cultural(
     n_targets: int = 5,
     min_judged: int = 10,
     alignments: Sequence[str] = ("unbalanced", "sinkhorn"),
+    spaces: Sequence[str] | None = None,
     model: CrossCulturalRecommender | None = None,
     seed: int = 0,
+    probes: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> CrossCulturalEvaluation:
     """Run the protocol above.
@@ -112,9 +173,17 @@ def evaluate_cross_cultural(
         n_targets: target regions per query.
         min_judged: a region is a target only with at least this many labelled songs.
         alignments: OT methods to compare (``"fgw"`` is slow: ~0.3 s a query).
+        spaces: the spaces to compare (:data:`recsys.similar.SPACES`); ``None``: every space the
+            catalogue allows (the GNN's when :func:`gnn_leak` finds nothing against it, else it
+            is left out and ``skipped`` says why).
         model: an unfitted recommender (default parameters when ``None``).
         seed: target drawing.
+        probes: also run :func:`probe_representations`.
         progress: called with (done, total) query-target pairs.
+
+    Raises:
+        SoundbridgeError: ``spaces`` names ``"gnn"`` and :func:`gnn_leak` says it cannot be
+            scored.
     """
     valid = set(map(str, validation_societies))
     hide = np.isin(catalogue.cultures, list(valid))
@@ -122,6 +191,17 @@ def evaluate_cross_cultural(
     queries = np.flatnonzero(hide & labelled)
     if len(queries) == 0:
         raise ValueError("no labelled song belongs to the validation societies")
+    bad = sorted(set(spaces or ()) - set(SPACES))
+    if bad:
+        raise ValueError(f"spaces {bad}: choose among {', '.join(SPACES)}")
+    skipped: dict[str, str] = {}
+    leak = gnn_leak(catalogue, hide)
+    if spaces is None:
+        spaces = [s for s in SPACES if s != "gnn" or leak is None]
+        if leak is not None:
+            skipped["gnn"] = leak
+    elif "gnn" in spaces and leak is not None:
+        raise SoundbridgeError(f"cannot evaluate space='gnn': {leak}")
     base = model or CrossCulturalRecommender(seed=seed)
     model = CrossCulturalRecommender(**base.get_params()).fit(catalogue, hide=hide)
     tree = catalogue.tree
@@ -153,10 +233,23 @@ def evaluate_cross_cultural(
 
         return score
 
+    def space_scorer(space: str, method: str, w: float) -> Scorer:
+        def score(q: int, rows: np.ndarray, target: ResolvedCulture) -> np.ndarray:
+            return model._scores(q, rows, target, method, w, space)[0]
+
+        return score
+
     scorers["z_a cosine"] = za_cosine
-    scorers["unaligned"] = recommender("none", 0.0)
-    for method in alignments:
-        scorers[f"aligned ({method})"] = recommender(method, model.weight)
+    if "factors" in spaces:
+        scorers["unaligned"] = recommender("none", 0.0)
+        for method in alignments:
+            scorers[f"aligned ({method})"] = recommender(method, model.weight)
+    if "gnn" in spaces:
+        scorers[f"{GNN_METHOD_PREFIX} cosine"] = space_scorer("gnn", "none", 0.0)
+        for method in alignments:
+            scorers[f"{GNN_METHOD_PREFIX} aligned ({method})"] = space_scorer(
+                "gnn", method, model.weight
+            )
 
     tail = long_tail_societies(catalogue)
     zs = catalogue.zs.astype(np.float64)
@@ -196,14 +289,17 @@ def evaluate_cross_cultural(
         if progress is not None:
             progress(done, len(pairs))
 
-    methods: dict[str, dict[str, float]] = {}
+    groups = catalogue.cultures[np.array([q for q, _ in pairs], dtype=int)].astype(str)
+    methods: dict[str, dict[str, Any]] = {}
     per_query: dict[str, np.ndarray] = {}
+    for name, acc in sums.items():
+        per_query[name] = np.array(acc["share"])
     for name, acc in sums.items():
         share = float(np.mean(acc["share"]))
         chance = float(np.mean(acc["chance"]))
-        per_query[name] = np.array(acc["share"])
         methods[name] = {
             "function_share": share,
+            "function_share_ci95": list(_bootstrap(per_query[name], groups, seed=seed)),
             "chance": chance,
             "ratio_to_chance": share / chance if chance else float("nan"),
             "ndcg": float(np.mean(acc["ndcg"])),
@@ -211,19 +307,119 @@ def evaluate_cross_cultural(
             "minority_exposure": float(np.mean(acc["minor"])),
             "calibration_kl": float(np.mean(acc["calib"])),
         }
+        if REFERENCE in per_query and name != REFERENCE:
+            diff = per_query[name] - per_query[REFERENCE]
+            methods[name]["vs_unaligned"] = float(diff.mean())
+            methods[name]["vs_unaligned_ci95"] = list(_bootstrap(diff, groups, seed=seed))
     params = {
         "n_targets": n_targets,
         "min_judged": min_judged,
         "seed": seed,
         "validation_societies": len(valid),
+        "spaces": list(spaces),
         "recommender": {key: v for key, v in model.get_params().items() if key != "function_model"},
     }
-    return CrossCulturalEvaluation(methods, per_query, len(queries), len(pairs), k, params, model)
+    found = probe_representations(catalogue, sorted(valid), seed=seed) if probes else {}
+    return CrossCulturalEvaluation(
+        methods,
+        per_query,
+        len(queries),
+        len(pairs),
+        k,
+        params,
+        model,
+        groups=groups,
+        probes=found,
+        skipped=skipped,
+    )
 
 
-def _bootstrap(x: np.ndarray, seed: int = 0, n: int = 1000) -> tuple[float, float]:
+def probe_representations(
+    catalogue: TrackCatalogue,
+    validation_societies: Sequence[str],
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+) -> dict[str, dict[str, Any]]:
+    """The function and region probes of docs/audio.md on each representation of the tracks.
+
+    Linear probes (:func:`audio.evaluation.probe`: standardise + logistic regression) are fitted
+    on the songs of the other societies and scored on those of ``validation_societies``: the
+    function (public labels) by accuracy, the HRAF region by balanced accuracy over chance, each
+    with a 95% interval resampling the validation societies. Representations: ``z_a``, ``z_s``,
+    ``z_c``, ``z_c+z_s+z_a`` (the three side by side), MIRtoolbox (tracks that have it) and
+    ``GNN`` (the GNN's track embeddings, when :func:`gnn_leak` finds nothing against them).
+
+    Returns:
+        ``"<target> from <representation>"`` → ``accuracy``, ``accuracy_ci95``,
+        ``balanced_over_chance``, ``balanced_over_chance_ci95``, ``chance``, ``n_train``,
+        ``n_test``.
+    """
+    from audio.evaluation import probe
+
+    held = np.isin(catalogue.cultures, list(map(str, validation_societies)))
+    tree = catalogue.tree
+    region = np.array([tree.ancestor(c, "region") or "" for c in catalogue.cultures.tolist()])
+    fn = catalogue.functions.astype(str)
+    views: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    every = np.ones(len(catalogue), dtype=bool)
+    for name, x in (
+        ("z_a", catalogue.za),
+        ("z_s", catalogue.zs),
+        ("z_c", catalogue.zc),
+        ("z_c+z_s+z_a", catalogue.factors),
+    ):
+        views[name] = (x.astype(np.float64), every)
+    if catalogue.mir is not None:
+        views["MIRtoolbox"] = (catalogue.mir, np.isfinite(catalogue.mir).all(axis=1))
+    if catalogue.gnn is not None and gnn_leak(catalogue, held) is None:
+        views["GNN"] = (catalogue.gnn.astype(np.float64), np.isfinite(catalogue.gnn).all(axis=1))
+    out: dict[str, dict[str, Any]] = {}
+    society = catalogue.cultures.astype(str)
+    for target, y, known in (
+        ("function", fn, catalogue.labelled),
+        ("region", region, region != ""),
+    ):
+        for name, (x, ok) in views.items():
+            if target == "region" and name in ("z_c", "z_c+z_s+z_a"):
+                continue  # docs/audio.md reads the region from z_a, z_s and MIRtoolbox
+            tr, te = known & ok & ~held, known & ok & held
+            if tr.sum() == 0 or te.sum() == 0:
+                continue
+            r = probe(x[tr], y[tr], x[te], y[te], seed=seed, groups_test=society[te], n_boot=n_boot)
+            out[f"{target} from {name}"] = {
+                "accuracy": r.accuracy,
+                "accuracy_ci95": list(r.accuracy_ci95) if r.accuracy_ci95 else None,
+                "balanced_over_chance": r.ratio,
+                "balanced_over_chance_ci95": list(r.ratio_ci95) if r.ratio_ci95 else None,
+                "chance": r.chance,
+                "n_train": r.n_train,
+                "n_test": r.n_test,
+            }
+    return out
+
+
+def _bootstrap(
+    x: np.ndarray, groups: np.ndarray | None = None, seed: int = 0, n: int = 1000
+) -> tuple[float, float]:
+    """95% percentile interval of the mean of ``x``, resampling whole ``groups`` when given.
+
+    Shapes:
+        x, groups: ``(m,)``.
+
+    Examples:
+        >>> _bootstrap(np.ones(6), np.array(list("aabbcc")))
+        (1.0, 1.0)
+    """
     rng = np.random.default_rng(seed)
-    means = rng.choice(x, size=(n, len(x)), replace=True).mean(axis=1)
+    if groups is None or len(groups) != len(x):
+        means = rng.choice(x, size=(n, len(x)), replace=True).mean(axis=1)
+    else:
+        keys, inverse = np.unique(groups, return_inverse=True)
+        sums = np.bincount(inverse, weights=x, minlength=len(keys))
+        counts = np.bincount(inverse, minlength=len(keys)).astype(float)
+        draw = rng.integers(0, len(keys), size=(n, len(keys)))
+        means = sums[draw].sum(axis=1) / counts[draw].sum(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return float(lo), float(hi)
 
@@ -294,8 +490,8 @@ def write_cross_cultural_report(
     out.mkdir(parents=True, exist_ok=True)
     data = ev.to_json()
     for name, m in data["methods"].items():
-        lo, hi = _bootstrap(ev.per_query[name])
-        m["function_share_ci95"] = [lo, hi]
+        if "function_share_ci95" not in m:  # an evaluation made by hand
+            m["function_share_ci95"] = list(_bootstrap(ev.per_query[name], ev.groups))
     (out / "metrics.json").write_text(json.dumps(data, indent=2))
 
     names = list(ev.methods)
@@ -337,20 +533,43 @@ def write_cross_cultural_report(
         f"Queries: {ev.n_queries} labelled songs of {ev.params['validation_societies']} validation "
         f"societies (labels hidden from every method), each against {ev.params['n_targets']} "
         f"other HRAF regions ({ev.n_pairs} query-region pairs); candidates: the region's songs "
-        f"with a public function; top {ev.k}.",
+        f"with a public function; top {ev.k}. Intervals: 95% bootstrap over the queries' "
+        "societies; 'vs unaligned' is the paired difference from the unaligned recommender.",
         "",
-        "| method | share serving the query's function | 95% CI | chance | x chance | nDCG | "
-        "serendipity | minority exposure | calibration KL |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | share serving the query's function | 95% CI | vs unaligned (95% CI) | "
+        "chance | x chance | nDCG | serendipity | minority exposure | calibration KL |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n in names:
         m = data["methods"][n]
         lo, hi = m["function_share_ci95"]
+        vs = "—"
+        if "vs_unaligned" in m:
+            a, b = m["vs_unaligned_ci95"]
+            vs = f"{m['vs_unaligned']:+.3f} ({a:+.3f} to {b:+.3f})"
         lines.append(
-            f"| {n} | {m['function_share']:.3f} | {lo:.3f}-{hi:.3f} | {m['chance']:.3f} | "
+            f"| {n} | {m['function_share']:.3f} | {lo:.3f}-{hi:.3f} | {vs} | {m['chance']:.3f} | "
             f"{m['ratio_to_chance']:.2f} | {m['ndcg']:.3f} | {m['serendipity']:.3f} | "
             f"{m['minority_exposure']:.3f} | {m['calibration_kl']:.3f} |"
         )
+    for space, why in ev.skipped.items():
+        lines += ["", f"Space '{space}' left out: {why}."]
+    if ev.probes:
+        lines += [
+            "",
+            "## What each representation carries (linear probes, validation societies)",
+            "",
+            "| probe | accuracy (95% CI) | balanced accuracy / chance (95% CI) | train / test |",
+            "|---|---|---|---|",
+        ]
+        for name, p in ev.probes.items():
+            acc, ratio = p["accuracy_ci95"], p["balanced_over_chance_ci95"]
+            acc_ci = f" ({acc[0]:.3f}-{acc[1]:.3f})" if acc else ""
+            ratio_ci = f" ({ratio[0]:.2f}-{ratio[1]:.2f})" if ratio else ""
+            lines.append(
+                f"| {name} | {p['accuracy']:.3f}{acc_ci} | "
+                f"{p['balanced_over_chance']:.2f}{ratio_ci} | {p['n_train']} / {p['n_test']} |"
+            )
     lines += ["", "![metrics](metrics.png)", "", "## Transport plans", ""]
     for h in maps:
         lines += [f"### {h['source']} → {h['target']}", "", f"![plan]({h['image']})", ""]

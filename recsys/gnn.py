@@ -13,7 +13,14 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn.coldstart import DEFAULT_OFFSET, choose_offset, cold_start
-from gnn.graph import LISTENED, KnowledgeGraph, training_graph
+from gnn.graph import (
+    KEPT_RELATIONS,
+    KG_RELATED,
+    LISTENED,
+    TRACK_RELATIONS,
+    KnowledgeGraph,
+    training_graph,
+)
 from gnn.train import TrainConfig, TrainResult, train
 from kg.cocollection import DEFAULT_TOP_K
 from kg.export import IdMap
@@ -33,6 +40,13 @@ DEFAULT_RELATIONS = [
     "KG_RELATED",
     "SERVES_FUNCTION",
 ]
+
+
+#: Track relations that are link-prediction targets and therefore pass no messages (a track
+#: would be handed the answer it is asked for). FROM_CULTURE stays a message too: every track's
+#: culture is public, it also links artists to cultures, and it is what places a track in its
+#: culture's part of the graph.
+_TARGETS_ONLY = frozenset(TRACK_RELATIONS) - {"FROM_CULTURE"}
 
 
 def _bare_graph(n_users: int, n_items: int) -> KnowledgeGraph:
@@ -66,9 +80,13 @@ class HeteroGNN(EmbeddingRecommender):
             listeners of the artists it learns from.
         cold_offset: the score offset of those artists; ``None`` chooses it on ``valid`` (or
             uses :data:`gnn.coldstart.DEFAULT_OFFSET` without it).
+        track_relations: the Track edges that are link-prediction targets (weight
+            ``track_weight``; :data:`gnn.graph.TRACK_RELATIONS`). While the term runs, the
+            ones other than ``FROM_CULTURE`` pass no messages. The function edges of the
+            graph's ``held_out_societies`` are never used (:meth:`KnowledgeGraph.track_targets`).
         dim, layers, loss, tau, negatives, lr, weight_decay, batch_size, epochs,
-        patience, friend_weight, expert_weight, max_seconds, seed, threads, sampler,
-        num_neighbors: see :class:`gnn.train.TrainConfig`.
+        patience, friend_weight, expert_weight, track_weight, feature_only, max_seconds, seed,
+        threads, sampler, num_neighbors: see :class:`gnn.train.TrainConfig`.
     """
 
     history_: np.ndarray
@@ -93,6 +111,9 @@ class HeteroGNN(EmbeddingRecommender):
         patience: int = TrainConfig.patience,
         friend_weight: float = TrainConfig.friend_weight,
         expert_weight: float = TrainConfig.expert_weight,
+        track_weight: float = TrainConfig.track_weight,
+        feature_only: tuple[str, ...] = TrainConfig.feature_only,
+        track_relations: tuple[str, ...] = TRACK_RELATIONS,
         max_seconds: float = TrainConfig.max_seconds,
         seed: int = TrainConfig.seed,
         threads: int = TrainConfig.threads,
@@ -118,6 +139,9 @@ class HeteroGNN(EmbeddingRecommender):
         self.patience = patience
         self.friend_weight = friend_weight
         self.expert_weight = expert_weight
+        self.track_weight = track_weight
+        self.feature_only = tuple(feature_only)
+        self.track_relations = tuple(track_relations)
         self.max_seconds = max_seconds
         self.seed = seed
         self.threads = threads
@@ -163,10 +187,14 @@ class HeteroGNN(EmbeddingRecommender):
             kg.id_map,
             listened=listened,
             friends=friend_df,
-            relations=frozenset(self.relations) if self.relations is not None else None,
+            relations=self._message_relations(kg),
             features=kg.aligned_features(),
             co_top_k=self.co_top_k,
+            hidden_tracks=kg.hidden_tracks(),
         )
+        targets = None
+        if self.track_weight > 0 and "Track" in g.node_types:
+            targets = kg.track_targets(self.track_relations) or None
         user_pos = np.asarray(kg.id_map.indices("User", uids.tolist()))
         item_pos = np.asarray(kg.id_map.indices("Artist", iids.tolist()))
         vpairs = None
@@ -178,6 +206,7 @@ class HeteroGNN(EmbeddingRecommender):
             valid=vpairs,
             config=self.config(),
             expert=kg.expert_tensors(),
+            track_targets=targets,
             checkpoint_dir=checkpoint_dir,
             progress=progress,
         )
@@ -188,6 +217,17 @@ class HeteroGNN(EmbeddingRecommender):
         self.history_ = np.array(
             [[h["epoch"], h["loss"], h["recall"], h["seconds"]] for h in self.result_.history]
         )
+
+    def _message_relations(self, kg: KnowledgeGraph) -> frozenset[str] | None:
+        """The relation types that pass messages: ``relations`` less the Track targets."""
+        if self.track_weight <= 0:
+            return frozenset(self.relations) if self.relations is not None else None
+        if self.relations is not None:
+            names = set(self.relations)
+        else:
+            names = {r if r in KEPT_RELATIONS else KG_RELATED for _, r, _ in kg.data.edge_types}
+            names |= {"LISTENED", "FRIEND", "CO_COLLECTED"}
+        return frozenset(names - (_TARGETS_ONLY & set(self.track_relations)))
 
     def _cold_start(self, g: HeteroData, vpairs: torch.Tensor | None) -> np.ndarray:
         """Predict the cold artists' embeddings (in ``result_``); returns the score offsets.

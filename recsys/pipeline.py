@@ -9,7 +9,13 @@ Steps (each skipped when its inputs are unchanged since the last run, unless ``f
    one with :func:`recsys.evaluate.evaluate`;
 4. write the report (Markdown, PNG plots, ``metrics.json``);
 5. save the served model (the GNN) and every label's embeddings to disk;
-6. write the embeddings back to Neo4j with a vector index per label.
+6. write the embeddings back to Neo4j with a vector index per label, and on each Track whether its
+   function label trained them (``embedding_label_used``).
+
+The GNN's Track inputs are the audio factors stored on the Track nodes (MIRtoolbox while there
+are none, with a message), and the function labels of the audio run's held-out societies
+(``<audio run>/split.json``) never reach it: the probes of docs/audio.md and the cross-cultural
+evaluation score on those songs.
 
 Artefacts go to ``$SOUNDBRIDGE_HOME/recsys`` (or ``out``): ``metrics.json``, ``report.md``,
 ``*.png``, ``model.npz`` (the served recommender), ``interactions.npz`` (ids and every public
@@ -30,7 +36,8 @@ import neo4j
 import numpy as np
 import scipy.sparse as sp
 
-from gnn.graph import read_knowledge_graph
+from gnn import queries as gq
+from gnn.graph import read_knowledge_graph, write_label_used
 from gnn.store import save_embeddings, write_embeddings
 from kg.config import soundbridge_home
 from loaders.config import data_root, inputs_fingerprint
@@ -46,7 +53,13 @@ from recsys.mostpop import MostPop
 from recsys.report import write_report
 from recsys.split import Interactions, split_lastfm
 
-__all__ = ["DEFAULT_MODELS", "artefacts_dir", "build", "save_interactions"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "artefacts_dir",
+    "build",
+    "held_out_societies",
+    "save_interactions",
+]
 
 #: The models of the comparison, with the hyper-parameters chosen on the validation split.
 DEFAULT_MODELS: dict[str, Callable[[], Recommender]] = {
@@ -64,6 +77,28 @@ def artefacts_dir(path: str | os.PathLike[str] | None = None) -> Path:
     if path is not None:
         return Path(path)
     return soundbridge_home() / "recsys"
+
+
+#: The audio run whose held-out societies the GNN keeps the function labels of out of training,
+#: under ``$SOUNDBRIDGE_HOME`` (the run ``soundbridge build`` trains).
+DEFAULT_AUDIO_RUN = Path("audio") / "default"
+
+
+def held_out_societies(audio_run: str | os.PathLike[str] | None = None) -> list[str] | None:
+    """The societies the audio run held out (its ``split.json``), or ``None`` without a split.
+
+    Args:
+        audio_run: the run folder (default ``$SOUNDBRIDGE_HOME/audio/default``).
+    """
+    split = Path(audio_run or soundbridge_home() / DEFAULT_AUDIO_RUN) / "split.json"
+    if not split.is_file():
+        return None
+    return sorted(map(str, json.loads(split.read_text())["held_out_societies"]))
+
+
+def _track_factors_stamp(driver: neo4j.Driver) -> dict[str, Any]:
+    records, _, _ = driver.execute_query(gq.TRACK_FACTORS_STAMP, routing_=neo4j.RoutingControl.READ)
+    return dict(records[0]) if records else {}
 
 
 def save_interactions(path: Path, split: Interactions) -> None:
@@ -92,6 +127,8 @@ def build(
     write_graph: bool = True,
     force: bool = False,
     progress: bool = True,
+    track_input: str = "factors",
+    audio_run: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the pipeline; returns the metrics (also in ``out/metrics.json``).
@@ -106,16 +143,26 @@ def build(
         k: list length of the evaluation.
         write_graph: write embeddings and vector indexes into Neo4j.
         force: run even when the fingerprint says nothing changed.
+        track_input: the GNN's Track inputs, ``"factors"`` (the audio factors on the Track
+            nodes; MIRtoolbox while there are none) or ``"mir"``
+            (:func:`gnn.features.track_features`).
+        audio_run: the audio run whose held-out societies' function labels the GNN must not see
+            (default ``$SOUNDBRIDGE_HOME/audio/default``; without its ``split.json`` every public
+            label trains the tracks, and the cross-cultural evaluation cannot score the GNN).
     """
     root = data_root(data)
     folder = artefacts_dir(out)
     folder.mkdir(parents=True, exist_ok=True)
     models = models or DEFAULT_MODELS
+    held = held_out_societies(audio_run)
     params = {
         "seed": seed,
         "k": k,
         "models": {n: repr(f()) for n, f in models.items()},
         "write_graph": write_graph,
+        "track_input": track_input,
+        "track_factors": _track_factors_stamp(driver) if track_input == "factors" else None,
+        "held_out_societies": held,
     }
     fp = inputs_fingerprint(sorted((root / "lastfm-hetrec2011").glob("*.dat")), params)
     stamp = folder / "fingerprint.json"
@@ -127,7 +174,23 @@ def build(
     lastfm = load_lastfm(root / "lastfm-hetrec2011")
     split = split_lastfm(lastfm, seed=seed)
     log(f"split: {split.train.nnz:,} training plays, {split.valid.nnz:,} held out")
-    graph = read_knowledge_graph(driver, cache=folder / "cache")
+    if held is None:
+        log(
+            "no audio split (split.json of the audio run): every public function label trains "
+            "the GNN's tracks, so the cross-cultural evaluation cannot score its embeddings; "
+            "train the audio model (`soundbridge audio train`) and rebuild"
+        )
+    graph = read_knowledge_graph(
+        driver,
+        cache=folder / "cache",
+        track_input=track_input,
+        held_out_societies=held or (),
+        log=log,
+    )
+    log(
+        f"GNN track inputs: {graph.features['Track'].source}; {graph.held_out_labels()} function "
+        f"labels of {len(held or ())} held-out societies kept out of its training"
+    )
     regions = artist_world_regions(driver)
     log(f"graph read in {time.perf_counter() - t0:.1f}s")
 
@@ -193,8 +256,17 @@ def build(
     lastfm.artists[["artist_id", "name"]].to_parquet(folder / "artists.parquet")
     if isinstance(served, HeteroGNN):
         save_embeddings(folder, served.result_.embeddings, graph.id_map)
+        used = graph.label_used()
+        metrics["track_embeddings"] = {
+            "inputs": graph.features["Track"].source,
+            "track_weight": served.track_weight,
+            "held_out_societies": len(held or ()),
+            "labels_used": int(sum(used.values())),
+            "labels_held_out": graph.held_out_labels(),
+        }
         if write_graph:
             written = write_embeddings(driver, served.result_.embeddings, graph.id_map)
+            written["Track label_used"] = write_label_used(driver, graph)
             log(f"embeddings written to Neo4j: {written}")
             metrics["written"] = written
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))

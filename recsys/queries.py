@@ -28,14 +28,16 @@ MATCH (c)-[:PART_OF*0..2]->(w:Culture {level: 'world_region'})
 RETURN a.id AS artist, collect(DISTINCT w.id) AS regions
 """
 
-#: Every Track that has audio factors, with its society, known function and MIRtoolbox features.
+#: Every Track that has audio factors, with its society, known function, MIRtoolbox features and
+#: GNN embedding (with whether its function label trained it).
 CATALOGUE_TRACKS = """
 MATCH (t:Track) WHERE t.za IS NOT NULL
 OPTIONAL MATCH (t)-[:FROM_CULTURE]->(c:Culture)
 OPTIONAL MATCH (t)-[:SERVES_FUNCTION]->(f:Function)
 WITH t, head(collect(DISTINCT c.id)) AS culture, head(collect(DISTINCT f.name)) AS function
 RETURN t.id AS id, t.name AS name, culture, function, t.zc AS zc, t.zs AS zs, t.za AS za,
-       t.mir AS mir, t.audio AS audio
+       t.mir AS mir, t.audio AS audio, t.embedding AS embedding,
+       t.embedding_label_used AS label_used
 ORDER BY id
 """
 
@@ -57,7 +59,8 @@ RETURN a.id AS source, b.id AS target, r.score AS score
 #: The behavioural contexts, by name.
 FUNCTION_NAMES = "MATCH (f:Function) RETURN f.name AS name ORDER BY name"
 
-#: A cheap stamp of what the catalogue reads: changes when tracks, factors, labels or cultures do,
+#: A cheap stamp of what the catalogue reads: changes when tracks, factors, GNN embeddings (a
+#: rebuild stamps ``embedding_at``), labels or cultures do,
 #: and when experts answer: an answer given or retracted changes the count of Answer nodes, one
 #: that replaces another the newest ``created``; an operator's constraint the count of
 #: EXPERT_CONSTRAINT edges; retiring or merging a concept (whose answers then count for nothing,
@@ -65,7 +68,8 @@ FUNCTION_NAMES = "MATCH (f:Function) RETURN f.name AS name ORDER BY name"
 CATALOGUE_STAMP = """
 CALL () {
   MATCH (t:Track) WHERE t.za IS NOT NULL
-  RETURN count(t) AS tracks, toString(max(t.factors_at)) AS factors_at
+  RETURN count(t) AS tracks, toString(max(t.factors_at)) AS factors_at,
+         count(t.embedding) AS embedded, toString(max(t.embedding_at)) AS embedded_at
 }
 CALL () { MATCH (:Track)-[r:SERVES_FUNCTION]->() RETURN count(r) AS labels }
 CALL () { MATCH (:Track)-[r:FROM_CULTURE]->() RETURN count(r) AS links }
@@ -77,8 +81,8 @@ CALL () {
   MATCH (c:Concept) RETURN count(c) AS concepts, count(CASE c.status WHEN 'active' THEN 1 END)
     AS active_concepts
 }
-RETURN tracks, factors_at, labels, links, cultures, culture_links, answers, answered, constraints,
-       concepts, active_concepts
+RETURN tracks, factors_at, embedded, embedded_at, labels, links, cultures, culture_links, answers,
+       answered, constraints, concepts, active_concepts
 """
 
 #: Last.fm artists linked to any of the cultures ``$ids`` by at least ``$min_count`` tag uses.

@@ -14,7 +14,14 @@
 
 Scores: ``(1 - weight) * direct + weight * aligned`` where ``direct = p_q · p_t + affect_weight *
 cos(z_a)`` and ``aligned = A_t · image``. ``alignment="none"`` is the unaligned recommender
-(``weight`` ignored). The search runs *inside* the target culture (all its tracks, then top-k), so
+(``weight`` ignored).
+
+``space="gnn"`` puts the GNN's track embeddings ``G`` (unit rows, written by the recommenders'
+build, :mod:`gnn`) in the place of ``A``: each culture's cloud of ``G`` is aligned with the same
+OT methods, ``direct = cos(G_q, G_t)`` and ``aligned = G_t · image``. Without embeddings in the
+graph it raises :class:`MissingEmbeddingsError` saying how to make them.
+
+The search runs *inside* the target culture (all its tracks, then top-k), so
 every result belongs to it and a culture with at least ``k`` tracks always yields ``k`` results —
 less the songs an expert cannot-linked with the query; the ones an expert must-linked with it
 come first.
@@ -62,18 +69,33 @@ from recsys.functions import FunctionModel, label_distribution
 __all__ = [
     "CrossCulturalRecommender",
     "EmptyCultureError",
+    "MissingEmbeddingsError",
     "REFIT_INTERVAL_S",
     "Recommendation",
+    "SPACES",
     "recommend_similar",
     "served_catalogue",
     "wait_for_refits",
 ]
 
 ALIGNMENTS = ("none", *METHODS)
+#: The spaces a query can be answered in: the affect/function embedding of the audio factors, or
+#: the GNN's track embeddings.
+SPACES = ("factors", "gnn")
+
+#: How to get GNN track embeddings, for the errors that need them.
+GNN_HOW = (
+    "run `soundbridge gnn evaluate` (or `soundbridge build`) with the audio factors stored to "
+    "train the GNN and write them, or use space='factors'"
+)
 
 
 class EmptyCultureError(SoundbridgeError):
     """The target culture has no track with audio factors."""
+
+
+class MissingEmbeddingsError(SoundbridgeError):
+    """``space="gnn"`` without GNN track embeddings (none in the graph, or none for the query)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +121,8 @@ class Recommendation:
             ``style_distance`` (z_s distance over the catalogue's median), ``coupling``
             (transport mass on this track's neighbourhood, when aligned), ``path`` (list of steps
             or ``None``), ``expert_link`` (the must-link with the query: ``kind``, ``rationale``,
-            ``author``, ``answer_id``; or ``None``).
+            ``author``, ``answer_id``; or ``None``), ``space`` (``"factors"`` or ``"gnn"``) and,
+            in the GNN space, ``gnn_similarity`` (cosine of the two tracks' GNN embeddings).
         audio: the recording's path relative to the data root (``""`` when none).
     """
 
@@ -123,6 +146,9 @@ class CrossCulturalRecommender(Estimator):
 
     Args:
         alignment: ``"unbalanced"`` (default), ``"sinkhorn"``, ``"fgw"`` or ``"none"``.
+        space: ``"factors"`` (default: the affect/function embedding of the audio factors) or
+            ``"gnn"`` (the GNN's track embeddings, ``catalogue.gnn``); a query can ask for the
+            other.
         weight: share of the aligned score in ``[0, 1]``.
         affect_weight: weight of the z_a cosine next to the function match.
         affect_scale: weight of ``unit(z_a)`` inside the embedding the aligner transports.
@@ -143,6 +169,7 @@ class CrossCulturalRecommender(Estimator):
         max_points: int = 256,
         function_model: FunctionModel | None = None,
         seed: int = 0,
+        space: str = "factors",
     ) -> None:
         self.alignment = alignment
         self.weight = weight
@@ -153,6 +180,7 @@ class CrossCulturalRecommender(Estimator):
         self.max_points = max_points
         self.function_model = function_model
         self.seed = seed
+        self.space = space
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -175,6 +203,9 @@ class CrossCulturalRecommender(Estimator):
             raise ValueError(f"alignment={self.alignment!r}: choose one of {', '.join(ALIGNMENTS)}")
         if not 0.0 <= self.weight <= 1.0:
             raise ValueError(f"weight={self.weight}: must be within [0, 1]")
+        _check_space(self.space)
+        if self.space == "gnn" and catalogue.gnn is None:
+            raise MissingEmbeddingsError(f"no GNN track embeddings in the graph: {GNN_HOW}")
         labels = catalogue.functions.astype(str).copy()
         if hide is not None:
             labels[np.asarray(hide, dtype=bool)] = ""
@@ -198,9 +229,11 @@ class CrossCulturalRecommender(Estimator):
         self.distribution_ = label_distribution(labels, fm.classes_, predicted)
         self.za_ = unit_rows(catalogue.za.astype(np.float64))
         self.embedding_ = self._embedding(self.distribution_, self.za_)
+        self.gnn_ = None if catalogue.gnn is None else _unit_gnn(catalogue.gnn)
         self.style_median_ = self._style_median(catalogue)
         catalogue.tracks_of(())  # builds the culture codes now, not in the first query
         self.aligners_: dict[str, CultureAligner] = {}
+        self.gnn_aligners_: dict[str, CultureAligner] = {}
         self._rows: dict[tuple[str, ...], np.ndarray] = {}
         self._lock = threading.Lock()
         self.provisional_ = False
@@ -286,12 +319,15 @@ class CrossCulturalRecommender(Estimator):
 
         with self._lock:
             aligners = dict(self.aligners_)
+            gnn_aligners = dict(self.gnn_aligners_)
         self.catalogue_ = catalogue
         self.labels_ = merged(self.labels_, labels.astype(self.labels_.dtype))
         self.predicted_ = merged(self.predicted_, predicted)
         self.distribution_ = merged(self.distribution_, distribution)
         self.za_ = merged(self.za_, za)
         self.embedding_ = merged(self.embedding_, self._embedding(distribution, za))
+        if self.gnn_ is not None and catalogue.gnn is not None:
+            self.gnn_ = merged(self.gnn_, _unit_gnn(catalogue.gnn[new]))
         self.style_median_ = self._style_median(catalogue)
         catalogue.tracks_of(())
         grown = self._cultures_of(new)
@@ -302,6 +338,12 @@ class CrossCulturalRecommender(Estimator):
         self.aligners_ = {
             method: al.refreshed(self.embedding_, old, stale) for method, al in aligners.items()
         }
+        gnn = self.gnn_
+        self.gnn_aligners_ = (
+            {m: al.refreshed(gnn, old, stale) for m, al in gnn_aligners.items()}
+            if gnn is not None
+            else {}
+        )
         self._rows = {}
         self._lock = threading.Lock()
         return self
@@ -360,6 +402,7 @@ class CrossCulturalRecommender(Estimator):
         distribution[rows] = label_distribution(labels[rows], classes, predicted[rows])
         with self._lock:
             aligners = dict(self.aligners_)
+            gnn_aligners = dict(self.gnn_aligners_)  # labels do not move the GNN embedding
             cached_rows = dict(self._rows)
         if fm is not self.function_model_:
             embedding = self._embedding(distribution, self.za_)
@@ -380,6 +423,7 @@ class CrossCulturalRecommender(Estimator):
         self.embedding_ = embedding
         catalogue.tracks_of(())
         self.aligners_ = aligners
+        self.gnn_aligners_ = gnn_aligners
         self._rows = cached_rows
         self._lock = threading.Lock()
         self.provisional_ = self.provisional_ or len(rows) > 0
@@ -409,14 +453,21 @@ class CrossCulturalRecommender(Estimator):
         if not hasattr(self, "catalogue_"):
             raise NotFittedError("CrossCulturalRecommender is not fitted; call fit(catalogue)")
 
-    def aligner(self, method: str | None = None) -> CultureAligner:
-        """The fitted aligner for ``method`` (default: the recommender's)."""
+    def aligner(self, method: str | None = None, space: str = "factors") -> CultureAligner:
+        """The fitted aligner for ``method`` (default: the recommender's) in ``space``.
+
+        Raises:
+            MissingEmbeddingsError: ``space="gnn"`` and the catalogue has no GNN embeddings.
+        """
         self._check()
+        _check_space(space)
         method = method or self.alignment
         if method == "none":
             method = "unbalanced"
+        x = self.gnn_matrix() if space == "gnn" else self.embedding_
         with self._lock:
-            al = self.aligners_.get(method)
+            cache = self.gnn_aligners_ if space == "gnn" else self.aligners_
+            al = cache.get(method)
             if al is None:
                 al = CultureAligner(
                     method=method,
@@ -424,9 +475,23 @@ class CrossCulturalRecommender(Estimator):
                     reg_m=self.reg_m,
                     max_points=self.max_points,
                     seed=self.seed,
-                ).fit(self.embedding_)
-                self.aligners_[method] = al
+                ).fit(x)
+                cache[method] = al
         return al
+
+    def gnn_matrix(self) -> np.ndarray:
+        """The unit GNN track embeddings (zero rows for tracks without one).
+
+        Shapes:
+            returns ``(n, d)``.
+
+        Raises:
+            MissingEmbeddingsError: the catalogue has none.
+        """
+        self._check()
+        if self.gnn_ is None:
+            raise MissingEmbeddingsError(f"no GNN track embeddings in the graph: {GNN_HOW}")
+        return self.gnn_
 
     def rows(self, culture_ids: tuple[str, ...]) -> np.ndarray:
         """Catalogue rows of the tracks in these cultures (and below), cached."""
@@ -459,6 +524,7 @@ class CrossCulturalRecommender(Estimator):
         alignment: str | None = None,
         weight: float | None = None,
         explain: bool = True,
+        space: str | None = None,
     ) -> list[Recommendation]:
         """Top ``k`` tracks of ``target_culture`` that do and feel like ``track``.
 
@@ -470,9 +536,12 @@ class CrossCulturalRecommender(Estimator):
             alignment: override the fitted alignment (``"none"`` for the unaligned recommender).
             weight: override the aligned share.
             explain: build the explanation texts (the evaluation turns it off for speed).
+            space: override the fitted space (``"factors"`` or ``"gnn"``).
 
         Raises:
-            UnknownTrackError, UnknownCultureError, EmptyCultureError, ValueError (bad ``k``).
+            UnknownTrackError, UnknownCultureError, EmptyCultureError, MissingEmbeddingsError
+            (``space="gnn"`` without embeddings), ValueError (bad ``k``, ``alignment`` or
+            ``space``).
         """
         self._check()
         if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
@@ -501,10 +570,11 @@ class CrossCulturalRecommender(Estimator):
         if method not in ALIGNMENTS:
             raise ValueError(f"alignment={method!r}: choose one of {', '.join(ALIGNMENTS)}")
         w = self.weight if weight is None else float(weight)
+        space = _check_space(space or self.space)
         # one query is a few matrix-vector products: BLAS threads only fight each other (and the
         # server's other requests) there; one thread measured 2-4x faster at p99 (bench/)
         with _blas_controller().limit(limits=1, user_api="blas"):
-            scores, coupling = self._scores(q, rows, target, method, w)
+            scores, coupling = self._scores(q, rows, target, method, w, space)
         n = min(k, len(rows))
         must = _must_links(rows, links)
         key = np.where(must, np.inf, scores) if must.any() else scores
@@ -512,23 +582,46 @@ class CrossCulturalRecommender(Estimator):
         # an expert's must-link partners first, then by score; the scores stay what they are
         top = top[np.lexsort((cat.track_ids[rows[top]], -scores[top], ~must[top]))]
         return [
-            self._result(q, int(rows[i]), float(scores[i]), coupling, explain, links) for i in top
+            self._result(q, int(rows[i]), float(scores[i]), coupling, explain, links, space)
+            for i in top
         ]
 
     def _scores(
-        self, q: int, rows: np.ndarray, target: ResolvedCulture, method: str, w: float
+        self,
+        q: int,
+        rows: np.ndarray,
+        target: ResolvedCulture,
+        method: str,
+        w: float,
+        space: str = "factors",
     ) -> tuple[np.ndarray, Coupling | None]:
-        direct = self.distribution_[rows] @ self.distribution_[q]
-        direct = direct + self.affect_weight * (self.za_[rows] @ self.za_[q])
-        if method == "none" or w == 0.0:
-            return direct, None
-        key = "+".join(sorted(target.ids))
-        source, src_rows = self.source_culture(q, target.level)
-        coupling = self.aligner(method).transport(
-            self.embedding_[q], source, src_rows, key, self.rows(target.ids)
-        )
-        aligned = self.embedding_[rows] @ coupling.image
-        return (1.0 - w) * direct + w * aligned, coupling
+        if space == "gnn":
+            x = self.gnn_matrix()
+            if not x[q].any():
+                raise MissingEmbeddingsError(
+                    f"track {self.catalogue_.track_ids[q]!r} has no GNN embedding (added after "
+                    "the recommenders were built): rebuild them with `soundbridge gnn evaluate "
+                    "--force`, or use space='factors'"
+                )
+            direct = x[rows] @ x[q]
+        else:
+            x = self.embedding_
+            direct = self.distribution_[rows] @ self.distribution_[q]
+            direct = direct + self.affect_weight * (self.za_[rows] @ self.za_[q])
+        coupling = None
+        if method != "none" and w != 0.0:
+            key = "+".join(sorted(target.ids))
+            source, src_rows = self.source_culture(q, target.level)
+            coupling = self.aligner(method, space).transport(
+                x[q], source, src_rows, key, self.rows(target.ids)
+            )
+            direct = (1.0 - w) * direct + w * (x[rows] @ coupling.image)
+        if space == "gnn":
+            # a track added since the build has no embedding (a zero row): the lowest score a
+            # track with one can get (both terms are cosines of unit vectors), so it comes last
+            # and the culture still gives k results
+            direct = np.where(x[rows].any(axis=1), direct, -1.0)
+        return direct, coupling
 
     def _result(
         self,
@@ -538,6 +631,7 @@ class CrossCulturalRecommender(Estimator):
         coupling: Coupling | None,
         explain: bool,
         links: dict[int, ExpertLink],
+        space: str = "factors",
     ) -> Recommendation:
         cat = self.catalogue_
         society = str(cat.cultures[j])
@@ -545,7 +639,7 @@ class CrossCulturalRecommender(Estimator):
         details: dict[str, Any] = {}
         text = ""
         if explain:
-            details, text = self.explain(q, j, coupling)
+            details, text = self.explain(q, j, coupling, space)
             link = links.get(j)
             details["expert_link"] = _link_details(link)
             if link is not None and link.kind == "must_link":
@@ -595,8 +689,10 @@ class CrossCulturalRecommender(Estimator):
         on = f" on {date}" if date else ""
         return f"{whose} function is an expert label, by {experts or 'an expert'}{on}."
 
-    def explain(self, q: int, j: int, coupling: Coupling | None) -> tuple[dict[str, Any], str]:
-        """Why track ``j`` answers query ``q``: numbers and one paragraph."""
+    def explain(
+        self, q: int, j: int, coupling: Coupling | None, space: str = "factors"
+    ) -> tuple[dict[str, Any], str]:
+        """Why track ``j`` answers query ``q`` (ranked in ``space``): numbers and one paragraph."""
         cat = self.catalogue_
         qf, qp, qsrc = self.query_function(q)
         match = float(self.distribution_[j] @ self.distribution_[q])
@@ -633,6 +729,11 @@ class CrossCulturalRecommender(Estimator):
             else "a very different sound"
         )
         parts.append(f"Style distance (z_s) {style:.2f}x the catalogue median: {sound}.")
+        gnn = None
+        if space == "gnn":
+            x = self.gnn_matrix()
+            gnn = float(x[j] @ x[q])
+            parts.append(f"GNN embedding cosine {gnn:.2f} (the tracks' places in the graph).")
         cpl = None
         if coupling is not None:
             hit = np.flatnonzero(coupling.anchors == j)
@@ -655,6 +756,8 @@ class CrossCulturalRecommender(Estimator):
             "style_distance": style,
             "coupling": cpl,
             "path": path,
+            "space": space,
+            "gnn_similarity": gnn,
         }
         return details, " ".join(parts)
 
@@ -721,6 +824,19 @@ def _moved_anchors(aligner: CultureAligner, rows: np.ndarray) -> Callable[[str, 
         )
 
     return stale
+
+
+def _check_space(space: str) -> str:
+    if space not in SPACES:
+        raise ValueError(f"space={space!r}: choose one of {', '.join(SPACES)}")
+    return space
+
+
+def _unit_gnn(gnn: np.ndarray) -> np.ndarray:
+    """Unit rows of GNN embeddings, zero rows where a track has none (NaN). Shapes: ``(n, d)``."""
+    x = np.nan_to_num(np.asarray(gnn, dtype=np.float64))
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
 
 def _widen(a: np.ndarray, columns: list[int], width: int) -> np.ndarray:
@@ -956,15 +1072,17 @@ def recommend_similar(
         driver: an open Neo4j driver; default: one from ``NEO4J_URI``/``NEO4J_USER``/
             ``NEO4J_PASSWORD`` (kept for the process).
         options: ``alignment`` (``"unbalanced"``, ``"sinkhorn"``, ``"fgw"``, ``"none"``),
-            ``weight``, ``explain``.
+            ``weight``, ``explain``, ``space`` (``"factors"``, ``"gnn"``: the GNN's track
+            embeddings, which the recommenders' build writes).
 
     Returns:
         Best first.
 
     Raises:
-        UnknownTrackError, UnknownCultureError (with the closest names), EmptyCultureError.
+        UnknownTrackError, UnknownCultureError (with the closest names), EmptyCultureError,
+        MissingEmbeddingsError (``space="gnn"`` without GNN embeddings).
     """
-    allowed = {"alignment", "weight", "explain"}
+    allowed = {"alignment", "weight", "explain", "space"}
     bad = sorted(set(options) - allowed)
     if bad:
         raise TypeError(

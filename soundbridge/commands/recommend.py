@@ -149,14 +149,25 @@ def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool, sampl
     default=None,
     help="Transport method (default: the recommender's).",
 )
+@click.option(
+    "--space",
+    type=click.Choice(["factors", "gnn"]),
+    default=None,
+    help="What is aligned: the audio factors' affect/function embedding, or the GNN's track "
+    "embeddings (written by `soundbridge gnn evaluate`). Default: the recommender's.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def similar_cmd(track: str, culture: str, k: int, alignment: str | None, as_json: bool) -> None:
+def similar_cmd(
+    track: str, culture: str, k: int, alignment: str | None, space: str | None, as_json: bool
+) -> None:
     """Songs like TRACK from another culture, with why."""
     from kg.config import Neo4jSettings
     from kg.connection import connect
     from recsys.similar import recommend_similar
 
     options = {} if alignment is None else {"alignment": alignment}
+    if space is not None:
+        options["space"] = space
     with connect(Neo4jSettings.from_env()) as driver:
         recs = recommend_similar(track, culture, k, driver=driver, **options)
     if as_json:
@@ -222,9 +233,18 @@ def cross_evaluate_cmd(
         )  # fmt: skip
     bar.close()
     for name, m in ev.methods.items():
+        lo, hi = m["function_share_ci95"]
         click.echo(
-            f"{name:<22} share {m['function_share']:.3f} ({m['ratio_to_chance']:.2f}x chance "
-            f"{m['chance']:.3f})  serendipity {m['serendipity']:.3f}  "
-            f"minority {m['minority_exposure']:.3f}  calibration KL {m['calibration_kl']:.3f}"
+            f"{name:<28} share {m['function_share']:.3f} ({lo:.3f}-{hi:.3f}; "
+            f"{m['ratio_to_chance']:.2f}x chance {m['chance']:.3f})  "
+            f"serendipity {m['serendipity']:.3f}  minority {m['minority_exposure']:.3f}  "
+            f"calibration KL {m['calibration_kl']:.3f}"
+        )
+    for space, why in ev.skipped.items():
+        click.echo(f"space '{space}' left out: {why}")
+    for name, p in ev.probes.items():
+        click.echo(
+            f"probe {name:<28} accuracy {p['accuracy']:.3f}  "
+            f"balanced/chance {p['balanced_over_chance']:.2f}"
         )
     click.echo(f"report: {report}")
