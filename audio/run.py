@@ -42,6 +42,7 @@ __all__ = [
     "evaluate_run",
     "export_factors",
     "factor_probes",
+    "held_out_societies",
     "install_packaged_run",
     "load_run",
     "load_songs",
@@ -72,6 +73,19 @@ def default_run(home: Path | None = None) -> Path:
 
         home = soundbridge_home()
     return home / DEFAULT_RUN
+
+
+def held_out_societies(run: Path | None = None) -> list[str] | None:
+    """The societies a run held out from every supervised loss (its ``split.json``), sorted;
+    ``None`` when the run has no split (no trained run there).
+
+    Args:
+        run: the run folder (default :func:`default_run`).
+    """
+    split = (run if run is not None else default_run()) / "split.json"
+    if not split.is_file():
+        return None
+    return sorted(map(str, json.loads(split.read_text())["held_out_societies"]))
 
 
 def load_run(run: Path) -> tuple[Any, dict[str, Any]]:

@@ -15,7 +15,6 @@ __all__ = [
     "EXPERT_CONSTRAINTS",
     "SET_TRACK_LABEL_USED",
     "TRACK_FACTORS",
-    "TRACK_FACTORS_STAMP",
     "TRACK_MIR",
     "VECTOR_INDEX_DIMENSION",
     "create_vector_index",
@@ -48,13 +47,6 @@ TRACK_FACTORS = """
 MATCH (t:Track) WHERE t.za IS NOT NULL
 RETURN t.id AS track, t.zc AS zc, t.zs AS zs, t.za AS za
 ORDER BY track
-"""
-
-#: How many tracks carry factors and when the newest were written: the recommenders are rebuilt
-#: when it changes (their Track inputs are the factors).
-TRACK_FACTORS_STAMP = """
-MATCH (t:Track) WHERE t.za IS NOT NULL
-RETURN count(t) AS tracks, toString(max(t.factors_at)) AS factors_at
 """
 
 #: ``$rows``: ``[{id, used}]``: whether each track's function label was a training signal of its

@@ -1,6 +1,7 @@
 """The recommender pipeline end to end, the function ``soundbridge build`` calls: :func:`build`.
 
-Steps (each skipped when its inputs are unchanged since the last run, unless ``force``):
+Steps (``soundbridge build``'s ``recommenders`` step decides whether they need to run: this
+function always does the work):
 
 1. split Last.fm's public plays and friendships (:func:`recsys.split.split_lastfm`);
 2. read the knowledge graph and the initial features from Neo4j (tag text embedded offline);
@@ -20,7 +21,7 @@ evaluation score on those songs.
 Artefacts go to ``$SOUNDBRIDGE_HOME/recsys`` (or ``out``): ``metrics.json``, ``report.md``,
 ``*.png``, ``model.npz`` (the served recommender), ``interactions.npz`` (ids and every public
 play/friendship, for excluding what users already know), ``artists.parquet`` (names),
-``embeddings.npz`` + ``id_map.json``, ``checkpoints/``, ``fingerprint.json``.
+``embeddings.npz`` + ``id_map.json``, ``checkpoints/``.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ import neo4j
 import numpy as np
 import scipy.sparse as sp
 
-from gnn import queries as gq
+from audio.run import held_out_societies
 from gnn.graph import read_knowledge_graph, write_label_used
 from gnn.store import save_embeddings, write_embeddings
 from kg.config import soundbridge_home
-from loaders.config import data_root, inputs_fingerprint
+from loaders.config import data_root
 from loaders.lastfm import load_lastfm
 from recsys.base import Recommender
 from recsys.ease import EASE
@@ -57,7 +58,6 @@ __all__ = [
     "DEFAULT_MODELS",
     "artefacts_dir",
     "build",
-    "held_out_societies",
     "save_interactions",
 ]
 
@@ -77,28 +77,6 @@ def artefacts_dir(path: str | os.PathLike[str] | None = None) -> Path:
     if path is not None:
         return Path(path)
     return soundbridge_home() / "recsys"
-
-
-#: The audio run whose held-out societies the GNN keeps the function labels of out of training,
-#: under ``$SOUNDBRIDGE_HOME`` (the run ``soundbridge build`` trains).
-DEFAULT_AUDIO_RUN = Path("audio") / "default"
-
-
-def held_out_societies(audio_run: str | os.PathLike[str] | None = None) -> list[str] | None:
-    """The societies the audio run held out (its ``split.json``), or ``None`` without a split.
-
-    Args:
-        audio_run: the run folder (default ``$SOUNDBRIDGE_HOME/audio/default``).
-    """
-    split = Path(audio_run or soundbridge_home() / DEFAULT_AUDIO_RUN) / "split.json"
-    if not split.is_file():
-        return None
-    return sorted(map(str, json.loads(split.read_text())["held_out_societies"]))
-
-
-def _track_factors_stamp(driver: neo4j.Driver) -> dict[str, Any]:
-    records, _, _ = driver.execute_query(gq.TRACK_FACTORS_STAMP, routing_=neo4j.RoutingControl.READ)
-    return dict(records[0]) if records else {}
 
 
 def save_interactions(path: Path, split: Interactions) -> None:
@@ -125,7 +103,6 @@ def build(
     seed: int = 0,
     k: int = 20,
     write_graph: bool = True,
-    force: bool = False,
     progress: bool = True,
     track_input: str = "factors",
     audio_run: str | os.PathLike[str] | None = None,
@@ -142,7 +119,6 @@ def build(
         seed: the split's and the models' seed.
         k: list length of the evaluation.
         write_graph: write embeddings and vector indexes into Neo4j.
-        force: run even when the fingerprint says nothing changed.
         track_input: the GNN's Track inputs, ``"factors"`` (the audio factors on the Track
             nodes; MIRtoolbox while there are none) or ``"mir"``
             (:func:`gnn.features.track_features`).
@@ -154,22 +130,7 @@ def build(
     folder = artefacts_dir(out)
     folder.mkdir(parents=True, exist_ok=True)
     models = models or DEFAULT_MODELS
-    held = held_out_societies(audio_run)
-    params = {
-        "seed": seed,
-        "k": k,
-        "models": {n: repr(f()) for n, f in models.items()},
-        "write_graph": write_graph,
-        "track_input": track_input,
-        "track_factors": _track_factors_stamp(driver) if track_input == "factors" else None,
-        "held_out_societies": held,
-    }
-    fp = inputs_fingerprint(sorted((root / "lastfm-hetrec2011").glob("*.dat")), params)
-    stamp = folder / "fingerprint.json"
-    if not force and stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fp:
-        log(f"recsys: unchanged since the last build ({folder}); skipped (force to rerun)")
-        return json.loads((folder / "metrics.json").read_text())
-
+    held = held_out_societies(Path(audio_run) if audio_run is not None else None)
     t0 = time.perf_counter()
     lastfm = load_lastfm(root / "lastfm-hetrec2011")
     split = split_lastfm(lastfm, seed=seed)
@@ -270,7 +231,6 @@ def build(
             log(f"embeddings written to Neo4j: {written}")
             metrics["written"] = written
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    stamp.write_text(json.dumps({"fingerprint": fp}))
     log(f"recsys: done in {time.perf_counter() - t0:.0f}s; artefacts in {folder}")
     return metrics
 

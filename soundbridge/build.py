@@ -80,6 +80,13 @@ def _lastfm_files() -> list[Path]:
     return sorted(p for p in base.glob("*.dat") if p.is_file())
 
 
+def _recommenders_inputs() -> list[Path]:
+    """Last.fm's files, and the audio run's split: its held-out societies' function labels are
+    kept out of the GNN's training."""
+    split = _audio_run() / "split.json"
+    return [*_lastfm_files(), *([split] if split.is_file() else [])]
+
+
 def _run_recommenders(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
     from recsys.pipeline import build as build_recommenders  # torch: load only when needed
 
@@ -109,13 +116,15 @@ def validation_societies(run: Path) -> list[str]:
     Raises:
         ConfigError: the run has no ``split.json`` (no trained audio model there).
     """
-    split = run / "split.json"
-    if not split.is_file():
+    from audio.run import held_out_societies
+
+    held = held_out_societies(run)
+    if held is None:
         raise ConfigError(
-            f"{split} not found: the validation societies are those the audio model held out. "
-            "Train it first (`soundbridge audio train` or `soundbridge build`) or pass --audio-run"
+            f"{run / 'split.json'} not found: the validation societies are those the audio model "
+            "held out. Store the factors first (`soundbridge build`) or pass --audio-run"
         )
-    return list(json.loads(split.read_text())["held_out_societies"])
+    return held
 
 
 def cross_cultural_evaluation(
@@ -208,7 +217,7 @@ STEPS: list[Step] = [
     ),
     Step(
         name="recommenders",
-        inputs=_lastfm_files,
+        inputs=_recommenders_inputs,
         run=_run_recommenders,
         present=_recommenders_present,
         graph_inputs=_recommenders_graph_inputs,

@@ -106,7 +106,11 @@ def gnn() -> None:
 @click.option("--out", type=NonBlankPath(file_okay=False, path_type=Path), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-write", is_flag=True, help="Do not write embeddings into Neo4j.")
-@click.option("--force", is_flag=True, help="Run even when nothing changed.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With the defaults: run even when the build's record says nothing changed.",
+)
 @click.option(
     "--sampler",
     type=click.Choice(["full", "neighbor"]),
@@ -116,25 +120,31 @@ def gnn() -> None:
     "(memory follows the batch: for graphs larger than memory).",
 )
 def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool, sampler: str) -> None:
-    """Fit every model on the same split, evaluate them, write the report and embeddings."""
+    """Fit every model on the same split, evaluate them, write the report and embeddings.
+
+    With the defaults this is the build's `recommenders` step (skipped when nothing it reads
+    changed, unless --force). --out, --seed, --sampler or --no-write make it an experiment: it
+    always runs and leaves the build's record alone.
+    """
     from kg.config import Neo4jSettings
     from kg.connection import connect
-    from recsys.gnn import HeteroGNN
-    from recsys.pipeline import DEFAULT_MODELS, build
 
-    models = dict(DEFAULT_MODELS)
-    if sampler != "full":
-        models["HeteroGNN"] = lambda: HeteroGNN(sampler=sampler)
-    with connect(Neo4jSettings.from_env()) as driver:
-        build(
-            driver,
-            models=models,
-            out=out,
-            seed=seed,
-            write_graph=not no_write,
-            force=force,
-            log=lambda m: click.echo(m, err=True),
-        )
+    settings = Neo4jSettings.from_env()
+    say = lambda m: click.echo(m, err=True)  # noqa: E731
+    with connect(settings) as driver:
+        if out is None and seed == 0 and not no_write and sampler == "full":
+            from soundbridge.build import run_build
+
+            for r in run_build(driver, settings, force=force, only=["recommenders"], log=say):
+                click.echo(f"{r.name:<10} {r.status}" + (f" ({r.detail})" if r.detail else ""))
+            return
+        from recsys.gnn import HeteroGNN
+        from recsys.pipeline import DEFAULT_MODELS, build
+
+        models = dict(DEFAULT_MODELS)
+        if sampler != "full":
+            models["HeteroGNN"] = lambda: HeteroGNN(sampler=sampler)
+        build(driver, models=models, out=out, seed=seed, write_graph=not no_write, log=say)
 
 
 @recommend.command("similar")
