@@ -143,6 +143,20 @@ def free_port() -> int:
             return port
 
 
+def cli_env(settings: Neo4jSettings, *, inherit: bool = True) -> dict[str, str]:
+    """The environment that points a ``soundbridge`` command (a subprocess or click's runner) at
+    the test server of ``settings``: this process's variables (with ``inherit``) plus the
+    server's URI, credentials, home and jars."""
+    return {
+        **(dict(os.environ) if inherit else {}),
+        URI_ENV: settings.uri,
+        USER_ENV: settings.user,
+        PASSWORD_ENV: settings.password,
+        HOME_ENV: str(settings.home),
+        "SOUNDBRIDGE_NEO4J_LIB": str(settings.lib),
+    }
+
+
 def server_settings(home: Path, port: int, **env: str) -> Neo4jSettings:
     """Settings for a test server at ``bolt://127.0.0.1:<port>`` living in ``home``.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from kg.cypher import (
 )
 from loaders.errors import ConfigError
 from soundbridge.cli import cli
+from tests.conftest import cli_env
 
 REFUSED = [
     ("CALL dbms.listConfig()", "procedure dbms.listConfig"),
@@ -527,15 +527,7 @@ def test_a_graph_left_by_a_dead_process_is_dropped_once_its_deadline_passed(neo4
 @pytest.mark.reliability
 def test_ctrl_c_in_the_command_line_drops_the_projection(neo4j_server, neo4j_db):
     neo4j_db.execute_query(_BIG)
-    s = neo4j_server.settings
-    env = {
-        **os.environ,
-        "NEO4J_URI": s.uri,
-        "NEO4J_USER": s.user,
-        "NEO4J_PASSWORD": s.password,
-        "SOUNDBRIDGE_HOME": str(s.home),
-        "SOUNDBRIDGE_NEO4J_LIB": str(s.lib),
-    }
+    env = cli_env(neo4j_server.settings)
     query = (
         "CALL gds.graph.project('big', 'P', 'L') YIELD graphName "
         "CALL gds.pageRank.stream(graphName, {maxIterations: 1000000, tolerance: 0.0}) "
@@ -710,14 +702,7 @@ def test_a_typo_is_told_apart_from_a_refusal(neo4j_db, query, message):
 @pytest.mark.neo4j
 def test_the_cli_prints_the_warning_on_stderr_and_succeeds(neo4j_server, neo4j_db):
     neo4j_db.execute_query(_CULTURES)
-    s = neo4j_server.settings
-    env = {
-        "NEO4J_URI": s.uri,
-        "NEO4J_USER": s.user,
-        "NEO4J_PASSWORD": s.password,
-        "SOUNDBRIDGE_HOME": str(s.home),
-        "SOUNDBRIDGE_NEO4J_LIB": str(s.lib),
-    }
+    env = cli_env(neo4j_server.settings, inherit=False)
     out = CliRunner().invoke(cli, ["cypher", "MATCH (c:Cultur) RETURN c.name AS name"], env=env)
     assert out.exit_code == 0, out.output
     assert out.stdout == "name\n----\n(0 rows)\n"

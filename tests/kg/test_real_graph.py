@@ -25,6 +25,7 @@ from kg.cypher import ReadOnlyViolation, run_read
 from kg.export import to_heterodata
 from kg.ingest import IngestSummary, ingest
 from kg.stats import graph_counts
+from tests.conftest import cli_env
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
@@ -42,15 +43,7 @@ def _rows(path: Path) -> int:
 
 
 def _cli_env(server) -> dict[str, str]:
-    s = server.settings
-    return {
-        **os.environ,
-        "NEO4J_URI": s.uri,
-        "NEO4J_USER": s.user,
-        "NEO4J_PASSWORD": s.password,
-        "SOUNDBRIDGE_HOME": str(s.home),
-        "SOUNDBRIDGE_NEO4J_LIB": str(s.lib),
-    }
+    return cli_env(server.settings)
 
 
 def _kill_mid_relationships(server) -> None:
