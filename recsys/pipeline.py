@@ -198,7 +198,7 @@ def build(
                 f"{model.cold_recall_[model.cold_offset_]:.4f} with"
             )
         log(
-            f"{name:<10} Recall@{k} {ev.recall:.4f}  NDCG@{k} {ev.ndcg:.4f}  "
+            f"{name:<12} Recall@{k} {ev.recall:.4f}  NDCG@{k} {ev.ndcg:.4f}  "
             f"coverage {ev.coverage:.3f}  friends@10 {ev.friend_hit_rate:.3f}  "
             f"fit {fit_seconds[name]:.1f}s"
         )
