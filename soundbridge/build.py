@@ -184,6 +184,15 @@ def _run_alignment(driver: neo4j.Driver, log: Callable[[str], None]) -> Any:
     return report
 
 
+def _alignment_inputs() -> list[Path]:
+    """The audio run, Last.fm's files, and the GNN's embeddings (the evaluation scores the GNN's
+    space too, so a retrained GNN reruns it)."""
+    from recsys.pipeline import artefacts_dir
+
+    embeddings = artefacts_dir() / "embeddings.npz"
+    return [*_audio_inputs(), *_lastfm_files(), *([embeddings] if embeddings.is_file() else [])]
+
+
 def _alignment_present(driver: neo4j.Driver) -> bool:
     return (soundbridge_home() / CROSSCULTURAL_REPORT / "metrics.json").is_file()
 
@@ -225,7 +234,7 @@ STEPS: list[Step] = [
     ),
     Step(
         name="alignment",
-        inputs=lambda: [*_audio_inputs(), *_lastfm_files()],
+        inputs=_alignment_inputs,
         run=_run_alignment,
         present=_alignment_present,
         takes="about a minute",
