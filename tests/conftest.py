@@ -157,6 +157,12 @@ def cli_env(settings: Neo4jSettings, *, inherit: bool = True) -> dict[str, str]:
     }
 
 
+def gds_catalog(driver: neo4j.Driver) -> list[str]:
+    """The names of the graphs in the server's GDS catalog (projections left in memory)."""
+    listed = driver.execute_query("CALL gds.graph.list() YIELD graphName RETURN graphName")
+    return [r["graphName"] for r in listed.records]
+
+
 def server_settings(home: Path, port: int, **env: str) -> Neo4jSettings:
     """Settings for a test server at ``bolt://127.0.0.1:<port>`` living in ``home``.
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import gds_catalog
+
 pytestmark = pytest.mark.neo4j
 
 #: The Culture tree (society → region → world region) is a forest: weakly connected components
@@ -30,9 +32,7 @@ _WRITE = (
 )
 
 
-def _catalog(driver) -> list[str]:
-    listed = driver.execute_query("CALL gds.graph.list() YIELD graphName RETURN graphName")
-    return [r["graphName"] for r in listed.records]
+_catalog = gds_catalog
 
 
 def test_an_algorithm_answers_a_write_is_refused_and_no_projection_stays(

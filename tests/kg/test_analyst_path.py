@@ -25,7 +25,7 @@ from kg.cypher import (
 )
 from loaders.errors import ConfigError
 from soundbridge.cli import cli
-from tests.conftest import cli_env
+from tests.conftest import cli_env, gds_catalog
 
 REFUSED = [
     ("CALL dbms.listConfig()", "procedure dbms.listConfig"),
@@ -382,9 +382,7 @@ _WCC = (
 )
 
 
-def _catalog(driver) -> list[str]:
-    records = driver.execute_query("CALL gds.graph.list() YIELD graphName RETURN graphName")
-    return [r["graphName"] for r in records.records]
+_catalog = gds_catalog
 
 
 def _drop_every_graph(driver) -> None:
