@@ -1173,10 +1173,10 @@ def _read(run: _Query, params: dict[str, Any], limit: int | None) -> QueryResult
     notice = None
     warnings: list[str] = []
     started = time.monotonic()
+    interrupted = False
     try:
         with _session(run, fetch_size=min(max_rows + 1, 100)) as session:
             tx = session.begin_transaction(timeout=limits.timeout)
-            interrupted = False
             try:
                 result = tx.run(run.text, params)
                 columns = list(result.keys())
@@ -1218,8 +1218,14 @@ def _read(run: _Query, params: dict[str, Any], limit: int | None) -> QueryResult
             finally:
                 if not interrupted:
                     tx.close()  # a read has nothing to commit; closing stops whatever is unread
-    except neo4j.exceptions.Neo4jError as e:
-        raise _query_error(e, limits, run) from e
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as e:
+        if interrupted:
+            # Closing the session whose connection the interrupt dropped may complain; the
+            # interrupt is what happened.
+            raise KeyboardInterrupt from e
+        if isinstance(e, neo4j.exceptions.Neo4jError):
+            raise _query_error(e, limits, run) from e
+        raise
     if run.uses_gds and time.monotonic() - started >= limits.timeout:
         # The server has ended this transaction, but a GDS algorithm that notices it may stop
         # early and stream what it has (betweenness does): those rows are not an answer.

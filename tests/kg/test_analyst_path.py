@@ -560,7 +560,7 @@ def test_ctrl_c_in_the_command_line_drops_the_projection(neo4j_server, neo4j_db)
         proc.kill()
         proc.wait()
         _drop_every_graph(neo4j_db)
-    assert proc.returncode == 130 and err.strip() == "aborted"
+    assert (proc.returncode, err.strip()) == (130, "aborted")
     assert left == []
 
 
