@@ -157,6 +157,18 @@ def cli_env(settings: Neo4jSettings, *, inherit: bool = True) -> dict[str, str]:
     }
 
 
+def operator_env(settings: Neo4jSettings, **extra: str) -> dict[str, str]:
+    """An operator's shell for the local test server: its URI, home and jars, and no password
+    (the command reads the one the server generated into its home); ``extra`` adds variables."""
+    return {
+        URI_ENV: settings.uri,
+        HOME_ENV: str(settings.home),
+        "SOUNDBRIDGE_NEO4J_LIB": str(settings.lib),
+        PASSWORD_ENV: "",
+        **extra,
+    }
+
+
 def gds_catalog(driver: neo4j.Driver) -> list[str]:
     """The names of the graphs in the server's GDS catalog (projections left in memory)."""
     listed = driver.execute_query("CALL gds.graph.list() YIELD graphName RETURN graphName")

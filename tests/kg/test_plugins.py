@@ -12,7 +12,7 @@ from kg.config import APOC_VERSION, GDS_VERSION, NEO4J_BROWSER_VERSION
 from kg.cypher import QueryRefused, run_read
 from kg.server import default_pom
 from soundbridge.cli import cli
-from tests.conftest import free_port
+from tests.conftest import free_port, operator_env
 
 # A star: three leaves point at a hub. PageRank (damping 0.85, GDS's unnormalised scores) gives
 # each leaf 0.15 and the hub 0.15 + 0.85 * 3 * 0.15 = 0.5325.
@@ -205,15 +205,8 @@ def test_analyst_fast_rp_gives_twins_one_embedding(neo4j_db):
 
 @pytest.mark.neo4j
 def test_cli_status_json_reports_plugins(neo4j_server):
-    s = neo4j_server.settings
-    env = {
-        "NEO4J_URI": s.uri,
-        "SOUNDBRIDGE_HOME": str(s.home),
-        "SOUNDBRIDGE_NEO4J_LIB": str(s.lib),
-        "NEO4J_PASSWORD": "",
-        # this shell would give a server started now an HTTP port; the running one has none
-        "SOUNDBRIDGE_NEO4J_HTTP_PORT": str(free_port()),
-    }
+    # this shell would give a server started now an HTTP port; the running one has none
+    env = operator_env(neo4j_server.settings, SOUNDBRIDGE_NEO4J_HTTP_PORT=str(free_port()))
     out = CliRunner().invoke(cli, ["neo4j", "status", "--json"], env=env)
     assert out.exit_code == 0, out.output
     status = json.loads(out.output)

@@ -30,7 +30,7 @@ from kg.server import (
 )
 from loaders.errors import ConfigError
 from soundbridge.cli import cli
-from tests.conftest import free_port
+from tests.conftest import free_port, operator_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -394,12 +394,7 @@ def test_neo4j_db_was_wiped(neo4j_db):
 @pytest.mark.neo4j
 def test_cli_status_and_start_on_a_running_server(neo4j_server):
     s = neo4j_server.settings
-    env = {
-        "NEO4J_URI": s.uri,
-        "SOUNDBRIDGE_HOME": str(s.home),
-        "SOUNDBRIDGE_NEO4J_LIB": str(s.lib),
-        "NEO4J_PASSWORD": "",
-    }
+    env = operator_env(s)
     status = CliRunner().invoke(cli, ["neo4j", "status"], env=env)
     assert status.exit_code == 0, status.output
     assert f"status:   running (pid {neo4j_server.status().pid})" in status.output
