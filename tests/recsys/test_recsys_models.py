@@ -6,6 +6,7 @@ from recsys.base import Recommender
 from recsys.ease import EASE
 from recsys.itemknn import ItemKNN
 from recsys.lightgcn import LightGCN
+from recsys.mf import ALS, BPR
 from recsys.mostpop import MostPop
 from tests.recsys.contract import RecommenderContract
 
@@ -28,3 +29,13 @@ class TestEASE(RecommenderContract):
 class TestLightGCN(RecommenderContract):
     def make(self) -> Recommender:
         return LightGCN(dim=8, layers=2, lr=0.05, epochs=60, batch_size=64, seed=0)
+
+
+class TestALS(RecommenderContract):
+    def make(self) -> Recommender:
+        return ALS(factors=8, regularization=0.1, iterations=10, seed=0)
+
+
+class TestBPR(RecommenderContract):
+    def make(self) -> Recommender:
+        return BPR(factors=8, learning_rate=0.05, iterations=200, seed=0)
