@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from loaders.lastfm import LastFM
 
-__all__ = ["Interactions", "split_lastfm", "split_rows"]
+__all__ = ["Interactions", "inner_split", "split_lastfm", "split_rows"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,3 +169,34 @@ def split_lastfm(
         friends_valid=sym(held_f),
         seed=seed,
     )
+
+
+def inner_split(
+    interactions: sp.spmatrix, *, fraction: float = 0.1, min_items: int = 10, seed: int = 0
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Carve an inner validation split from training rows, the way :func:`split_lastfm` splits.
+
+    Every choice a model makes (epochs, hyper-parameters, the cold-start offset, blend weights)
+    is made on the inner split, so that the report's held-out rows are scored once. Same rows,
+    same seed, same split: every model of a build that uses the inner split sees the same one.
+
+    Shapes:
+        interactions: ``(num_users, num_items)``; returns ``fit`` and ``check``, the same shape,
+        ``fit + check == interactions``.
+
+    Examples:
+        >>> x = sp.csr_matrix(np.ones((2, 10), dtype=np.float32))
+        >>> fit, check = inner_split(x, seed=3)
+        >>> fit.nnz, check.nnz
+        (18, 2)
+    """
+    x = sp.coo_matrix(interactions)
+    held = split_rows(x.row, fraction=fraction, min_count=min_items, seed=seed)
+    shape = x.shape
+
+    def part(mask: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix(
+            (x.data[mask], (x.row[mask], x.col[mask])), shape=shape, dtype=np.float32
+        )
+
+    return part(~held), part(held)
