@@ -75,13 +75,13 @@ class TrainConfig:
     lr: float = 2e-2
     weight_decay: float = 0.0
     batch_size: int = 1024
-    epochs: int = 60
-    patience: int = 5
+    epochs: int = 6
+    patience: int = 2
     friend_weight: float = 0.1
     expert_weight: float = 1.0
     track_weight: float = 0.5
     feature_only: tuple[str, ...] = ("Track",)
-    max_seconds: float = 570.0
+    max_seconds: float = 3600.0
     seed: int = 0
     sampler: str = "full"
     threads: int = 2
@@ -99,6 +99,12 @@ class TrainResult:
         best_epoch: the epoch whose state was kept.
         seconds: wall time of training.
         gates: relation → weight (``conv="light"``).
+        stopped_by: ``"epochs"`` (all ``config.epochs`` ran), ``"patience"`` (early stopping)
+            or ``"time"`` (the ``max_seconds`` safety cut training short: the model then
+            depends on the machine's speed and load).
+        train_embeddings: with an ``infer`` graph, the embeddings of the kept state propagated
+            over the training graph itself (what the validation pairs were scored with);
+            otherwise the same as ``embeddings``.
     """
 
     embeddings: dict[str, np.ndarray]
@@ -106,6 +112,8 @@ class TrainResult:
     best_epoch: int
     seconds: float
     gates: dict[str, float] = field(default_factory=dict)
+    stopped_by: str = "epochs"
+    train_embeddings: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def recall_at_k(
@@ -122,7 +130,7 @@ def recall_at_k(
     scores = user_emb[users] @ item_emb.T
     keep = pos[train[0]] >= 0
     scores[pos[train[0, keep]], train[1, keep]] = -torch.inf
-    top = scores.topk(k, dim=1).indices
+    top = scores.topk(min(k, scores.shape[1]), dim=1).indices
     hit = torch.zeros_like(scores, dtype=torch.bool)
     hit[pos[valid[0]], valid[1]] = True
     found = hit.gather(1, top).sum(1).float()
@@ -227,6 +235,7 @@ def train(
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    infer: HeteroData | None = None,
 ) -> TrainResult:
     """Train an encoder on ``graph`` and keep the state with the best validation Recall@20.
 
@@ -240,7 +249,15 @@ def train(
             target index) (:meth:`gnn.graph.KnowledgeGraph.track_targets`); ``None``: no term.
         checkpoint_dir: where ``best.pt`` and ``config.json`` go (``None``: not written).
         progress: show a progress bar.
-        log: called with a line per epoch (besides the bar).
+        log: called with a line per epoch (besides the bar) and with a warning when the
+            ``max_seconds`` safety cuts training short.
+        infer: a graph with the same nodes whose edges give the final embeddings (e.g. the
+            training graph plus the validation pairs, once they have chosen the epoch): the
+            learned parameters are propagated over it. ``None``: over ``graph``.
+
+    Training is bounded by ``config.epochs`` and early stopping (``config.patience`` epochs
+    without a better validation Recall@20); with the same seed and thread count it gives the
+    same model on an idle or a loaded machine. ``config.max_seconds`` is a safety only.
 
     Raises:
         ConfigError: for an unknown ``conv``, ``loss`` or ``sampler``, or a neighbour sampler
@@ -256,7 +273,9 @@ def train(
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        return _train(graph, valid, config, expert, track_targets, checkpoint_dir, progress, log)
+        return _train(
+            graph, valid, config, expert, track_targets, checkpoint_dir, progress, log, infer
+        )
     finally:
         torch.set_num_threads(threads)
 
@@ -270,6 +289,7 @@ def _train(
     checkpoint_dir: str | Path | None,
     progress: bool,
     log: Callable[[str], None] | None,
+    infer: HeteroData | None,
 ) -> TrainResult:
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -280,22 +300,22 @@ def _train(
     model: nn.Module
     if config.conv == "light":
         model = HeteroLightGCN(graph, config.dim, config.layers, config.feature_only)
-        adj = {
-            e: normalised_adjacency(
-                graph[e].edge_index, graph[e[0]].num_nodes, graph[e[2]].num_nodes
-            )
-            for e in edge_types
-        }
-
-        def encode() -> dict[str, Tensor]:
-            return model(adj, x)
     else:
         model = HeteroSAGE(graph, config.dim, config.layers, config.feature_only)
-        eidx = {e: graph[e].edge_index for e in edge_types}
 
-        def encode() -> dict[str, Tensor]:
-            return model(eidx, x)
+    def encoder(g: HeteroData) -> Callable[[], dict[str, Tensor]]:
+        """The forward pass of ``model`` over ``g``'s edges (its adjacency computed once)."""
+        if config.conv == "light":
+            adj = {
+                e: normalised_adjacency(g[e].edge_index, g[e[0]].num_nodes, g[e[2]].num_nodes)
+                for e in edge_types
+            }
+            return lambda: model(adj, x)
+        eidx = {e: g[e].edge_index for e in edge_types}
+        return lambda: model(eidx, x)
 
+    encode = encoder(graph)
+    if config.conv == "sage":
         with torch.no_grad():
             encode()  # initialise the lazy SAGE layers before the optimiser sees them
 
@@ -317,6 +337,7 @@ def _train(
     n_tracks = graph["Track"].num_nodes if "Track" in graph.node_types else 0
     steps = max(1, pairs.shape[1] // config.batch_size)
     best, best_epoch, best_state, bad = -1.0, -1, None, 0
+    stopped_by = "epochs"
     history: list[dict[str, float]] = []
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
     if ckpt:
@@ -417,7 +438,7 @@ def _train(
         bar.set_postfix(loss=f"{row['loss']:.4f}", recall=f"{rec:.4f}")
         if log:
             log(json.dumps(row))
-        if rec > best:
+        if rec > best or best_state is None:  # (NaN: no validation user in this graph)
             best, best_epoch, bad = rec, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if ckpt:
@@ -428,20 +449,39 @@ def _train(
         # stop before an epoch that would end past the time budget (the last one's length)
         elapsed = time.perf_counter() - start
         last = elapsed - (history[-2]["seconds"] if len(history) > 1 else 0.0)
-        if bad >= config.patience or elapsed + last > config.max_seconds:
+        if bad >= config.patience:
+            stopped_by = "patience"
+            break
+        if epoch + 1 < config.epochs and elapsed + last > config.max_seconds:
+            stopped_by = "time"
+            warning = (
+                f"training stopped by the {config.max_seconds:g} s safety limit after "
+                f"{epoch + 1} of {config.epochs} epochs: this model depends on the machine's "
+                "speed and load; raise max_seconds or lower epochs for a reproducible one"
+            )
+            tqdm.write(f"WARNING: {warning}")
+            if log:
+                log(warning)
             break
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
         h = finish(encode())
+        final = h if infer is None else finish(encoder(infer)())
     gates: dict[str, Any] = {}
     if isinstance(model, HeteroLightGCN):
         gates = {"/".join(e): w for e, w in model.gates().items()}
+
+    def arrays(emb: dict[str, Tensor]) -> dict[str, np.ndarray]:
+        return {k: v.numpy().astype(np.float32) for k, v in emb.items()}
+
     return TrainResult(
-        embeddings={k: v.numpy().astype(np.float32) for k, v in h.items()},
+        embeddings=arrays(final),
         history=history,
         best_epoch=best_epoch,
         seconds=time.perf_counter() - start,
         gates=gates,
+        stopped_by=stopped_by,
+        train_embeddings=arrays(h) if infer is not None else arrays(final),
     )

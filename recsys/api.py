@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+import recsys.blend
 import recsys.ease
 import recsys.gnn
 import recsys.itemknn
 import recsys.lightgcn
+import recsys.mf
 import recsys.mostpop  # noqa: F401  (registers every model class for Recommender.load)
 from loaders.errors import ConfigError, SoundbridgeError
 from recsys.base import Recommender
@@ -89,7 +91,7 @@ def served(artefacts: str | None = None) -> Served:
     user_ids, item_ids, plays, friends = load_interactions(folder / "interactions.npz")
     model = Recommender.load(folder / "model.npz")
     # the served model was fitted on the training split; exclude every public play when serving
-    model.interactions_ = plays
+    model.use_history(plays)
     names_df = pd.read_parquet(folder / "artists.parquet")
     names = dict(zip(names_df["artist_id"].astype(int), names_df["name"].astype(str), strict=True))
     return Served(model, user_ids, item_ids, plays, friends, names)

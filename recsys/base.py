@@ -135,6 +135,20 @@ class Recommender(Estimator, ABC):
 
     # -- the contract ------------------------------------------------------------------------
 
+    def use_history(self, interactions: sp.spmatrix) -> None:
+        """Answer with another history than the one fitted on (e.g. every public play).
+
+        The items each user has are what ``recommend`` excludes and what the history-based
+        models (ItemKNN, EASE) score from. Shapes: ``(num_users, num_items)``.
+        """
+        x = sp.csr_matrix(interactions, dtype=np.float32)
+        self._check_fitted()
+        if x.shape != self.interactions_.shape:
+            raise SoundbridgeError(
+                f"history of shape {x.shape} for a model fitted on {self.interactions_.shape}"
+            )
+        self.interactions_ = x
+
     def fit(self, interactions: sp.spmatrix | np.ndarray, **side: Any) -> Self:
         """Learn from a user × item interaction matrix (any positive value is an interaction).
 
@@ -242,6 +256,14 @@ class Recommender(Estimator, ABC):
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
+        arrays, meta = self._state()
+        arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        with replacing(path) as tmp:
+            np.savez(tmp, **arrays)  # type: ignore[arg-type]
+        return path
+
+    def _state(self, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The arrays of the learned state (names prefixed) and the metadata that rebuilds it."""
         arrays: dict[str, np.ndarray] = {}
         sparse: list[str] = []
         for name, value in vars(self).items():
@@ -249,19 +271,49 @@ class Recommender(Estimator, ABC):
                 continue
             if sp.issparse(value):
                 m = sp.csr_matrix(value)
-                arrays[f"{name}data"] = m.data
-                arrays[f"{name}indices"] = m.indices
-                arrays[f"{name}indptr"] = m.indptr
-                arrays[f"{name}shape"] = np.asarray(m.shape)
+                arrays[f"{prefix}{name}data"] = m.data
+                arrays[f"{prefix}{name}indices"] = m.indices
+                arrays[f"{prefix}{name}indptr"] = m.indptr
+                arrays[f"{prefix}{name}shape"] = np.asarray(m.shape)
                 sparse.append(name)
             elif isinstance(value, np.ndarray | int | float | bool | np.generic):
-                arrays[name] = np.asarray(value)
+                arrays[f"{prefix}{name}"] = np.asarray(value)
             # anything else learned (e.g. a training log object) is not part of the saved state
-        meta = {"class": type(self).__name__, "params": self.get_params(), "sparse": sparse}
-        arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        with replacing(path) as tmp:
-            np.savez(tmp, **arrays)  # type: ignore[arg-type]
-        return path
+        meta = {
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "sparse": sparse,
+            "arrays": [n for n in vars(self) if f"{prefix}{n}" in arrays],
+        }
+        return arrays, meta
+
+    @classmethod
+    def _restore(cls, meta: dict[str, Any], f: Any, prefix: str = "") -> Recommender:
+        """Rebuild a model from :meth:`_state`'s metadata and the open ``.npz`` ``f``."""
+        klass = Recommender._registry[meta["class"]]
+        model = klass(**meta["params"])
+        for name in meta["sparse"]:
+            m = sp.csr_matrix(
+                (
+                    f[f"{prefix}{name}data"],
+                    f[f"{prefix}{name}indices"],
+                    f[f"{prefix}{name}indptr"],
+                ),
+                shape=tuple(f[f"{prefix}{name}shape"]),
+            )
+            setattr(model, name, m)
+        if "arrays" in meta:
+            names = meta["arrays"]
+        else:  # files written before the metadata listed its arrays
+            names = [
+                n
+                for n in f.files
+                if n != "__meta__" and not any(n.startswith(s) for s in meta["sparse"])
+            ]
+        for name in names:
+            value = f[f"{prefix}{name}"]
+            setattr(model, name, value.item() if value.ndim == 0 else value)
+        return model
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
@@ -274,19 +326,7 @@ class Recommender(Estimator, ABC):
                     f"{path}: holds a {meta['class']!r} model, not a {cls.__name__}; "
                     "load it with Recommender.load after importing its module"
                 )
-            model = klass(**meta["params"])
-            for name in meta["sparse"]:
-                m = sp.csr_matrix(
-                    (f[f"{name}data"], f[f"{name}indices"], f[f"{name}indptr"]),
-                    shape=tuple(f[f"{name}shape"]),
-                )
-                setattr(model, name, m)
-            for name in f.files:
-                if name == "__meta__" or any(name.startswith(s) for s in meta["sparse"]):
-                    continue
-                value = f[name]
-                setattr(model, name, value.item() if value.ndim == 0 else value)
-        return model
+            return klass._restore(meta, f)
 
     # -- what subclasses implement -------------------------------------------------------
 

@@ -25,6 +25,7 @@ from gnn.train import TrainConfig, TrainResult, train
 from kg.cocollection import DEFAULT_TOP_K
 from kg.export import IdMap
 from recsys.embedding import EmbeddingRecommender
+from recsys.split import inner_split
 
 __all__ = ["DEFAULT_RELATIONS", "HeteroGNN"]
 
@@ -61,11 +62,20 @@ def _bare_graph(n_users: int, n_items: int) -> KnowledgeGraph:
 class HeteroGNN(EmbeddingRecommender):
     """Relation-aware GNN over the knowledge graph (:mod:`gnn.model`, :func:`gnn.train.train`).
 
-    ``fit(x, graph=kg, user_ids=..., item_ids=..., friends=..., valid=...)``: ``graph`` from
+    ``fit(x, graph=kg, user_ids=..., item_ids=..., friends=...)``: ``graph`` from
     :func:`gnn.graph.read_knowledge_graph` (omit it to train on the interactions alone),
     ``user_ids``/``item_ids`` the Last.fm ids of the matrix's rows/columns, ``friends`` the
-    training friendships ``(num_users, num_users)``, ``valid`` held-out pairs for early stopping.
+    training friendships ``(num_users, num_users)``.
     After fitting, ``result_`` (not saved) holds every label's embeddings and the curves.
+
+    Every choice is made on an **inner validation split** carved from ``x``
+    (:func:`recsys.split.inner_split`, ``inner_fraction`` of each user's rows, seed ``seed``):
+    the model trains on the rest, early-stops on it (``epochs`` at most, ``patience``) and
+    chooses the cold-start offset on it; the kept parameters are then propagated over the graph
+    of all of ``x`` for the final embeddings, so no row of ``x`` is wasted and no row outside
+    it is looked at. :meth:`inner_scores` gives the scores of the model as it was validated
+    (what :class:`recsys.blend.Blend` weighs members with). ``fit(x, valid=pairs)`` instead
+    early-stops on the given pairs and trains on all of ``x`` (no inner split).
 
     Args:
         conv: ``"light"`` (relation-gated LightGCN) or ``"sage"`` (to_hetero GraphSAGE).
@@ -78,8 +88,14 @@ class HeteroGNN(EmbeddingRecommender):
             recommended.
         cold_ridge, cold_min_listeners: the regression's penalty and the fewest training
             listeners of the artists it learns from.
-        cold_offset: the score offset of those artists; ``None`` chooses it on ``valid`` (or
-            uses :data:`gnn.coldstart.DEFAULT_OFFSET` without it).
+        cold_offset: the score offset of those artists; ``None`` chooses it on the validation
+            pairs (or uses :data:`gnn.coldstart.DEFAULT_OFFSET` without them).
+        without_features: labels whose features are left out (ablations: ``("Artist",)``
+            drops the artists' tag text, ``("Track",)`` the tracks' audio factors; they then
+            start from learned id embeddings).
+        inner_fraction: share of each user's rows (users with ≥ 10) carved out of ``x`` for
+            validation; ``0``: no inner split (trains ``epochs`` on all of ``x`` unless
+            ``valid`` is given).
         track_relations: the Track edges that are link-prediction targets (weight
             ``track_weight``; :data:`gnn.graph.TRACK_RELATIONS`). While the term runs, the
             ones other than ``FROM_CULTURE`` pass no messages. The function edges of the
@@ -125,6 +141,8 @@ class HeteroGNN(EmbeddingRecommender):
         cold_ridge: float = 1.0,
         cold_min_listeners: int = 2,
         cold_offset: float | None = None,
+        inner_fraction: float = 0.1,
+        without_features: tuple[str, ...] = (),
     ) -> None:
         self.conv = conv
         self.dim = dim
@@ -153,6 +171,8 @@ class HeteroGNN(EmbeddingRecommender):
         self.cold_ridge = cold_ridge
         self.cold_min_listeners = cold_min_listeners
         self.cold_offset = cold_offset
+        self.inner_fraction = inner_fraction
+        self.without_features = tuple(without_features)
 
     def config(self) -> TrainConfig:
         """The training configuration these hyper-parameters give."""
@@ -176,31 +196,50 @@ class HeteroGNN(EmbeddingRecommender):
         kg = graph or _bare_graph(n_users, n_items)
         uids = np.arange(n_users) if user_ids is None else np.asarray(user_ids)
         iids = np.arange(n_items) if item_ids is None else np.asarray(item_ids)
-        tr = interactions.tocoo()
-        listened = pd.DataFrame({"user_id": uids[tr.row], "artist_id": iids[tr.col]})
         friend_df = None
         if friends is not None:
             fr = sp.coo_matrix(friends)
             friend_df = pd.DataFrame({"user_id": uids[fr.row], "friend_id": uids[fr.col]})
-        g = training_graph(
-            kg.data,
-            kg.id_map,
-            listened=listened,
-            friends=friend_df,
-            relations=self._message_relations(kg),
-            features=kg.aligned_features(),
-            co_top_k=self.co_top_k,
-            hidden_tracks=kg.hidden_tracks(),
-        )
+
+        def graph_of(x: sp.spmatrix) -> HeteroData:
+            tr = sp.coo_matrix(x)
+            listened = pd.DataFrame({"user_id": uids[tr.row], "artist_id": iids[tr.col]})
+            return training_graph(
+                kg.data,
+                kg.id_map,
+                listened=listened,
+                friends=friend_df,
+                relations=self._message_relations(kg),
+                features={
+                    k: v for k, v in kg.aligned_features().items() if k not in self.without_features
+                },
+                co_top_k=self.co_top_k,
+                hidden_tracks=kg.hidden_tracks(),
+            )
+
+        user_pos = np.asarray(kg.id_map.indices("User", uids.tolist()))
+        item_pos = np.asarray(kg.id_map.indices("Artist", iids.tolist()))
+
+        def pairs_of(x: sp.spmatrix) -> torch.Tensor:
+            v = sp.coo_matrix(x)
+            return torch.from_numpy(np.stack([user_pos[v.row], item_pos[v.col]]))
+
+        full = graph_of(interactions)
+        fit_x: sp.spmatrix = interactions
+        check_x: sp.spmatrix | None = None
+        vpairs: torch.Tensor | None = None
+        if valid is None and self.inner_fraction > 0:
+            fit_x, check_x = inner_split(interactions, fraction=self.inner_fraction, seed=self.seed)
+        if check_x is not None and check_x.nnz:
+            g, vpairs, infer = graph_of(fit_x), pairs_of(check_x), full
+            inner_rows = fit_x
+        else:  # given pairs, or no user with enough rows: every epoch on all of x
+            g, infer = full, None
+            vpairs = pairs_of(valid) if valid is not None else None
+            inner_rows = interactions
         targets = None
         if self.track_weight > 0 and "Track" in g.node_types:
             targets = kg.track_targets(self.track_relations) or None
-        user_pos = np.asarray(kg.id_map.indices("User", uids.tolist()))
-        item_pos = np.asarray(kg.id_map.indices("Artist", iids.tolist()))
-        vpairs = None
-        if valid is not None:
-            v = sp.coo_matrix(valid)
-            vpairs = torch.from_numpy(np.stack([user_pos[v.row], item_pos[v.col]]))
         self.result_ = train(
             g,
             valid=vpairs,
@@ -209,14 +248,41 @@ class HeteroGNN(EmbeddingRecommender):
             track_targets=targets,
             checkpoint_dir=checkpoint_dir,
             progress=progress,
+            infer=infer,
         )
-        offsets = self._cold_start(g, vpairs)
+        self.stopped_by_ = self.result_.stopped_by
+        self.best_epoch_ = self.result_.best_epoch
+        inner_offsets = self._cold_start(g, vpairs, self.result_.train_embeddings)
+        offsets = inner_offsets
+        if infer is not None:  # the offset chosen, the artists cold in all of x get it
+            offsets = self._apply_offset(full, self.result_.embeddings)
+        inner = self.result_.train_embeddings
+        # the model as validated (a tuple: not part of the saved state)
+        self.inner_ = (
+            inner["User"][user_pos],
+            inner["Artist"][item_pos],
+            inner_offsets[item_pos],
+            inner_rows,
+        )
         self.user_factors_ = self.result_.embeddings["User"][user_pos]
         self.item_factors_ = self.result_.embeddings["Artist"][item_pos]
         self.item_offset_ = offsets[item_pos]
         self.history_ = np.array(
             [[h["epoch"], h["loss"], h["recall"], h["seconds"]] for h in self.result_.history]
         )
+
+    def inner_scores(self, users: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
+        """Scores of the model as validated: trained and propagated without the inner rows.
+
+        Shapes:
+            users: ``(n,)``; returns scores ``(n, num_items)`` and the rows it was trained on
+            ``(num_users, num_items)`` (to exclude as seen).
+        """
+        self._check_fitted()
+        if not hasattr(self, "inner_"):
+            raise ValueError("inner scores exist only after fit in this process (not after load)")
+        u, a, off, rows = self.inner_
+        return u[users] @ a.T + off, rows
 
     def _message_relations(self, kg: KnowledgeGraph) -> frozenset[str] | None:
         """The relation types that pass messages: ``relations`` less the Track targets."""
@@ -229,8 +295,10 @@ class HeteroGNN(EmbeddingRecommender):
             names |= {"LISTENED", "FRIEND", "CO_COLLECTED"}
         return frozenset(names - (_TARGETS_ONLY & set(self.track_relations)))
 
-    def _cold_start(self, g: HeteroData, vpairs: torch.Tensor | None) -> np.ndarray:
-        """Predict the cold artists' embeddings (in ``result_``); returns the score offsets.
+    def _cold_start(
+        self, g: HeteroData, vpairs: torch.Tensor | None, trained: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """Predict the cold artists' embeddings (in ``trained``); returns the score offsets.
 
         Sets ``cold_offset_`` (the offset used, NaN when none), ``cold_artists_`` (how many were
         predicted) and ``cold_recall_`` (validation Recall@20 per offset tried, key ``-inf``:
@@ -244,7 +312,6 @@ class HeteroGNN(EmbeddingRecommender):
             return np.zeros(n, dtype=np.float32)
         pairs = g[LISTENED].edge_index
         listeners = np.bincount(pairs[1].numpy(), minlength=n)
-        trained = self.result_.embeddings
         emb, cold = cold_start(
             trained["Artist"],
             x.numpy(),
@@ -264,6 +331,24 @@ class HeteroGNN(EmbeddingRecommender):
         trained["Artist"] = emb
         self.cold_offset_, self.cold_artists_ = offset, int(cold.sum())
         return np.where(cold, offset, 0.0).astype(np.float32)
+
+    def _apply_offset(self, g: HeteroData, trained: dict[str, np.ndarray]) -> np.ndarray:
+        """Cold-start the artists without listeners in ``g`` with the offset already chosen."""
+        n = g["Artist"].num_nodes
+        x = g["Artist"].get("x")
+        if np.isnan(self.cold_offset_) or x is None:
+            return np.zeros(n, dtype=np.float32)
+        listeners = np.bincount(g[LISTENED].edge_index[1].numpy(), minlength=n)
+        emb, cold = cold_start(
+            trained["Artist"],
+            x.numpy(),
+            listeners,
+            ridge=self.cold_ridge,
+            min_listeners=self.cold_min_listeners,
+        )
+        trained["Artist"] = emb
+        self.cold_artists_ = int(cold.sum())
+        return np.where(cold, self.cold_offset_, 0.0).astype(np.float32)
 
     def _scores(self, users: np.ndarray) -> np.ndarray:
         scores = super()._scores(users)

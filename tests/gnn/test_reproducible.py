@@ -1,0 +1,76 @@
+"""Training is bounded by epochs: the same seed and threads give the same model, busy or idle."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys.gnn import HeteroGNN
+from recsys.split import inner_split
+
+
+def _blocks(users: int = 40, items: int = 60, seed: int = 0) -> sp.csr_matrix:
+    """Two taste groups, 12 items each user: enough rows for an inner split."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((users, items), dtype=np.float32)
+    for u in range(users):
+        block = np.arange(items // 2) + (0 if u < users // 2 else items // 2)
+        x[u, rng.choice(block, size=12, replace=False)] = 1.0
+    return sp.csr_matrix(x)
+
+
+def _burn(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def _model(**kw: object) -> HeteroGNN:
+    params: dict[str, object] = dict(dim=8, epochs=4, patience=4, batch_size=32, seed=5, threads=1)
+    params.update(kw)
+    return HeteroGNN(**params)  # type: ignore[arg-type]
+
+
+def test_two_runs_agree_on_an_idle_and_a_loaded_machine() -> None:
+    x = _blocks()
+    idle = _model().fit(x)
+    # two processes spinning on the two cores while the second run trains
+    ctx = mp.get_context("spawn")
+    burners = [ctx.Process(target=_burn, args=(20.0,)) for _ in range(2)]
+    for p in burners:
+        p.start()
+    try:
+        loaded = _model().fit(x)
+    finally:
+        for p in burners:
+            p.terminate()
+            p.join()
+    np.testing.assert_array_equal(idle.user_factors_, loaded.user_factors_)
+    np.testing.assert_array_equal(idle.item_factors_, loaded.item_factors_)
+    assert [h[:3].tolist() for h in idle.history_] == [h[:3].tolist() for h in loaded.history_]
+    assert idle.stopped_by_ == loaded.stopped_by_ != "time"
+
+
+def test_choices_are_made_on_the_inner_split_and_serving_uses_every_row() -> None:
+    x = _blocks()
+    model = _model().fit(x)
+    fit, check = inner_split(x, seed=5)
+    assert check.nnz > 0
+    _, rows = model.inner_scores(np.arange(3))
+    assert rows.nnz == fit.nnz  # trained and validated without the inner rows
+    assert model.interactions_.nnz == x.nnz  # the served embeddings propagate over all of them
+    assert np.isfinite(model.history_[:, 2]).all()  # inner Recall@20 per epoch
+    # the inner rows change the final propagation, not the learned parameters
+    inner_user = model.inner_[0]
+    assert not np.array_equal(inner_user, model.user_factors_)
+
+
+def test_the_time_safety_is_reported_loudly(capsys: pytest.CaptureFixture[str]) -> None:
+    model = _model(epochs=50, patience=50, max_seconds=1e-6).fit(_blocks())
+    assert model.stopped_by_ == "time" and len(model.history_) == 1
+    err = capsys.readouterr()
+    assert "stopped by the 1e-06 s safety limit after 1 of 50 epochs" in err.out + err.err
