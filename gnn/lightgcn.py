@@ -2,6 +2,11 @@
 
 The baseline the heterogeneous model is measured against: the same training pairs, no side
 information, PyG's own model and ``recommendation_loss``.
+
+Training is bounded by ``epochs`` and, when validation pairs are given, early stopping
+(``patience`` epochs without a better Recall@20); with the same seed and thread count it gives
+the same model on an idle or a loaded machine. ``max_seconds`` is a safety only: when it cuts
+training short the result says so (``stopped_by="time"``) and a warning is printed.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch import Tensor
 from torch_geometric.nn import LightGCN
 from tqdm.auto import tqdm
 
@@ -22,10 +28,24 @@ __all__ = ["LightGCNResult", "train_lightgcn"]
 
 @dataclass
 class LightGCNResult:
-    """Best user and item embeddings and the curve of validation Recall@20.
+    """The kept state's user and item embeddings and the curve of validation Recall@20.
 
     Shapes:
-        users: ``(num_users, dim)``; items: ``(num_items, dim)``.
+        users, train_users: ``(num_users, dim)``; items, train_items: ``(num_items, dim)``.
+
+    Attributes:
+        users, items: the kept parameters propagated over the ``infer`` graph (by default the
+            training graph): the final embeddings.
+        train_users, train_items: the kept parameters propagated over the training graph, what
+            the validation pairs were scored with (the same as ``users``/``items`` without
+            ``infer``).
+        history: one dict per epoch: ``epoch``, ``loss``, ``recall`` (NaN without validation
+            pairs), ``seconds``.
+        best_epoch: the epoch whose parameters were kept (the last one without validation).
+        seconds: wall time of training.
+        stopped_by: ``"epochs"`` (all ``epochs`` ran), ``"patience"`` (early stopping) or
+            ``"time"`` (the ``max_seconds`` safety cut training short: the model then depends
+            on the machine's speed and load).
     """
 
     users: np.ndarray
@@ -33,40 +53,68 @@ class LightGCNResult:
     history: list[dict[str, float]]
     best_epoch: int
     seconds: float
+    stopped_by: str
+    train_users: np.ndarray
+    train_items: np.ndarray
 
 
 def train_lightgcn(
     train: sp.csr_matrix,
     valid: sp.csr_matrix | None = None,
     *,
+    infer: sp.csr_matrix | None = None,
     dim: int = 64,
     layers: int = 3,
-    lr: float = 5e-3,
+    lr: float = 1e-2,
     l2: float = 1e-4,
     batch_size: int = 2048,
-    epochs: int = 100,
+    epochs: int = 30,
     patience: int = 5,
-    max_seconds: float = 540.0,
+    max_seconds: float = 3600.0,
     seed: int = 0,
     progress: bool = False,
     threads: int = 1,
 ) -> LightGCNResult:
     """Train PyG's LightGCN with BPR (one uniform negative per positive).
 
+    The parameters of the epoch with the best validation Recall@20 are kept (of the last epoch
+    without ``valid``) and propagated over ``infer``'s edges for the final embeddings.
+
     Shapes:
-        train, valid: ``(num_users, num_items)``; items are nodes ``num_users..`` of the graph.
+        train, valid, infer: ``(num_users, num_items)``; items are nodes ``num_users..`` of the
+        graph.
 
     Args:
         valid: held-out pairs for early stopping (``None``: train all ``epochs``).
+        infer: the pairs whose graph gives the final embeddings (e.g. ``train`` plus ``valid``,
+            once they have chosen the epoch); ``None``: ``train``.
         l2: the weight of PyG's embedding regulariser in ``recommendation_loss``.
+        max_seconds: a safety limit on training time; no epoch is started that would end past
+            it (judged by the last epoch's length).
         threads: torch intra-op threads while training (see :func:`gnn.train.train`).
+
+    Raises:
+        ValueError: ``valid`` or ``infer`` has another shape than ``train``.
+
+    Examples:
+        >>> x = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 3))).astype(np.float32))
+        >>> r = train_lightgcn(x, dim=4, layers=1, lr=0.05, batch_size=4, epochs=2)
+        >>> r.users.shape, r.items.shape, r.best_epoch, r.stopped_by
+        ((6, 4), (6, 4), 1, 'epochs')
     """
+    for name, m in (("valid", valid), ("infer", infer)):
+        if m is not None and m.shape != train.shape:
+            raise ValueError(
+                f"train_lightgcn: {name} has shape {m.shape}, train {train.shape}; "
+                "give both the same users and items"
+            )
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         return _train(
             train,
             valid,
+            infer,
             dim,
             layers,
             lr,
@@ -82,9 +130,18 @@ def train_lightgcn(
         torch.set_num_threads(saved)
 
 
+def _edges(x: sp.spmatrix) -> Tensor:
+    """Both directions of the user–item edges of ``x``; items are nodes ``num_users..``."""
+    coo = sp.coo_matrix(x)
+    u = torch.from_numpy(coo.row.astype(np.int64))
+    i = torch.from_numpy(coo.col.astype(np.int64)) + x.shape[0]
+    return torch.cat([torch.stack([u, i]), torch.stack([i, u])], dim=1)
+
+
 def _train(
     train: sp.csr_matrix,
     valid: sp.csr_matrix | None,
+    infer: sp.csr_matrix | None,
     dim: int,
     layers: int,
     lr: float,
@@ -100,10 +157,9 @@ def _train(
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     n_users, n_items = train.shape
-    coo = train.tocoo()
-    u = torch.from_numpy(coo.row.astype(np.int64))
-    i = torch.from_numpy(coo.col.astype(np.int64)) + n_users
-    edge_index = torch.cat([torch.stack([u, i]), torch.stack([i, u])], dim=1)
+    edge_index = _edges(train)
+    n_pairs = edge_index.shape[1] // 2
+    u, i = edge_index[0, :n_pairs], edge_index[1, :n_pairs]
     model = LightGCN(n_users + n_items, dim, layers)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     pairs = torch.stack([u, i - n_users])
@@ -111,11 +167,14 @@ def _train(
     if valid is not None:
         v = valid.tocoo()
         vpairs = torch.from_numpy(np.stack([v.row, v.col]).astype(np.int64))
-    steps = max(1, len(u) // batch_size)
-    best, best_epoch, best_state, bad, history = -1.0, -1, None, 0, []
+    steps = max(1, n_pairs // batch_size)
+    best, best_epoch, bad = -1.0, -1, 0
+    best_state: dict[str, Tensor] | None = None
+    stopped_by = "epochs"
+    history: list[dict[str, float]] = []
     for epoch in tqdm(range(epochs), disable=not progress, desc="lightgcn"):
         model.train()
-        perm = torch.from_numpy(rng.permutation(len(u)))
+        perm = torch.from_numpy(rng.permutation(n_pairs))
         total = 0.0
         for s in range(steps):
             b = perm[s * batch_size : (s + 1) * batch_size]
@@ -131,12 +190,12 @@ def _train(
             loss.backward()
             opt.step()
             total += loss.detach().item()
-        model.eval()
-        with torch.no_grad():
-            emb = model.get_embedding(edge_index)
-        rec = (
-            recall_at_k(emb[:n_users], emb[n_users:], pairs, vpairs) if vpairs is not None else 0.0
-        )
+        rec = float("nan")
+        if vpairs is not None:
+            model.eval()
+            with torch.no_grad():
+                emb = model.get_embedding(edge_index)
+            rec = recall_at_k(emb[:n_users], emb[n_users:], pairs, vpairs)
         history.append(
             {
                 "epoch": epoch,
@@ -145,18 +204,39 @@ def _train(
                 "seconds": time.perf_counter() - start,
             }
         )
-        if rec > best or vpairs is None:
+        # without validation pairs every epoch is kept: the last state wins
+        if vpairs is None or rec > best or best_state is None:
             best, best_epoch, bad = rec, epoch, 0
-            best_state = emb.clone()
+            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
         else:
             bad += 1
-        if bad >= patience or time.perf_counter() - start > max_seconds:
+        if vpairs is not None and bad >= patience:
+            stopped_by = "patience"
+            break
+        # stop before an epoch that would end past the time budget (the last one's length)
+        elapsed = time.perf_counter() - start
+        last = elapsed - (history[-2]["seconds"] if len(history) > 1 else 0.0)
+        if epoch + 1 < epochs and elapsed + last > max_seconds:
+            stopped_by = "time"
+            tqdm.write(
+                f"WARNING: LightGCN training stopped by the {max_seconds:g} s safety limit "
+                f"after {epoch + 1} of {epochs} epochs: this model depends on the machine's "
+                "speed and load; raise max_seconds or lower epochs for a reproducible one"
+            )
             break
     assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        fitted = model.get_embedding(edge_index).numpy()
+        final = fitted if infer is None else model.get_embedding(_edges(infer)).numpy()
     return LightGCNResult(
-        users=best_state[:n_users].numpy(),
-        items=best_state[n_users:].numpy(),
+        users=final[:n_users],
+        items=final[n_users:],
         history=history,
         best_epoch=best_epoch,
         seconds=time.perf_counter() - start,
+        stopped_by=stopped_by,
+        train_users=fitted[:n_users],
+        train_items=fitted[n_users:],
     )
