@@ -1,20 +1,26 @@
-"""Recommender figures: training seconds per epoch and recommendation latency, as JSON.
+"""User recommendations over seeds: every model, the served blend, its ablations, as JSON.
 
-Against the Neo4j server of the environment (``NEO4J_URI``, already ingested), on the seeded
-Last.fm split of :func:`recsys.split.split_lastfm`:
+Against the Neo4j server of the environment (``NEO4J_URI``, already ingested, the audio factors
+stored), on the project's split (:func:`recsys.split.split_lastfm`, seed 0: its held-out rows are
+scored once per fit and reach no model):
 
-- ``train_seconds_per_epoch``: HeteroGNN (default configuration, and with the
-  LinkNeighborLoader sampler) and LightGCN, mean over ``--epochs`` epochs (no early stopping);
-- ``fit_seconds``: MostPop, ItemKNN, EASE;
-- ``recommend_latency_ms``: per model, one user per call (p50, p95 over ``--calls`` users) and
-  all users in one batched call (ms per user).
+- every model of :data:`recsys.pipeline.DEFAULT_MODELS` is fitted once per ``--seeds`` seed (the
+  seed of the inner validation split and of the model), and the served blend's members are
+  scored alone too; per model: Recall@20 and NDCG@20 per seed, their mean and 95% interval
+  (Student's t over seeds), fit seconds, seconds per epoch and epochs for the models that train
+  in epochs, and the peak resident memory of the process while it fitted (sampled every 20 ms);
+- ``--ablations``: the served blend with one of the GNN's inputs taken away (seed 0);
+- ``ratio``: the served model's mean Recall@20 over the best peer's, and whether their intervals
+  overlap.
 
 Usage::
 
-    python bench/recsys_bench.py --out bench/results/recsys.json [--epochs 2] [--calls 200]
+    python bench/recsys_bench.py --out bench/results/recsys.json [--seeds 0 1 2] [--ablations]
+        [--only EASE ALS] [--plot docs/recommenders_curves.png]
 
-The CPU of a shared machine gives noisy figures: the JSON records ``os.cpu_count()`` and the load
-average at the start.
+Results are written after every fit, so an interrupted run keeps what it measured. The machine's
+CPU count and load average at the start are recorded: fit seconds depend on them, the figures
+do not (training is bounded by epochs, not by time).
 """
 
 from __future__ import annotations
@@ -23,89 +29,266 @@ import argparse
 import json
 import os
 import platform
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
+from scipy import stats
 
+from audio.run import held_out_societies
 from gnn.graph import read_knowledge_graph
 from kg.config import Neo4jSettings
 from kg.connection import connect
 from loaders.config import data_root
 from loaders.lastfm import load_lastfm
 from recsys.base import Recommender
-from recsys.ease import EASE
-from recsys.gnn import HeteroGNN
-from recsys.itemknn import ItemKNN
-from recsys.lightgcn import LightGCN
-from recsys.mostpop import MostPop
+from recsys.blend import Blend
+from recsys.evaluate import evaluate
+from recsys.gnn import DEFAULT_RELATIONS
+from recsys.pipeline import DEFAULT_MODELS, SERVED, default_model
 from recsys.split import split_lastfm
 
+#: The served blend with one input of its GNN taken away (or, for co-collection, added).
+ABLATIONS: dict[str, Callable[[], Recommender]] = {
+    "− tags (artists' tag text)": lambda: default_model(without_features=("Artist",)),
+    "− audio factors (tracks)": lambda: default_model(without_features=("Track",)),
+    "− friends": lambda: default_model(
+        relations=[r for r in DEFAULT_RELATIONS if r != "FRIEND"], friend_weight=0.0
+    ),
+    "− KGCN relations": lambda: default_model(
+        relations=[r for r in DEFAULT_RELATIONS if r != "KG_RELATED"]
+    ),
+    "− cultures": lambda: default_model(
+        relations=[
+            r for r in DEFAULT_RELATIONS if r not in ("FROM_CULTURE", "PART_OF", "STYLE_SIMILAR")
+        ]
+    ),
+    "+ co-collection (top 10 per artist)": lambda: default_model(
+        relations=[*DEFAULT_RELATIONS, "CO_COLLECTED"], co_top_k=10
+    ),
+}
 
-def _latency(model: Recommender, calls: int, seed: int = 0) -> dict[str, float]:
-    rng = np.random.default_rng(seed)
-    users = rng.choice(model.num_users, size=min(calls, model.num_users), replace=False)
-    times = []
-    for u in users:
-        t = time.perf_counter()
-        model.recommend([int(u)], 20)
-        times.append((time.perf_counter() - t) * 1000)
-    t = time.perf_counter()
-    model.recommend(np.arange(model.num_users), 20)
-    batch = (time.perf_counter() - t) * 1000 / model.num_users
+
+class PeakMemory:
+    """The peak resident memory of this process while the block runs (sampled every 20 ms)."""
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+
+def set_threads(model: Recommender, threads: int) -> None:
+    """Give ``model`` (and a blend's or a tuned model's parts) ``threads`` torch threads."""
+    if hasattr(model, "threads"):
+        model.threads = threads
+    for _, m in getattr(model, "members", ()):
+        set_threads(m, threads)
+    inner = getattr(model, "estimator", None)
+    if isinstance(inner, Recommender):
+        set_threads(inner, threads)
+
+
+def interval(values: list[float]) -> list[float]:
+    """95% Student's t interval of the mean (the value itself twice for one seed)."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 2:
+        return [float(v.mean()), float(v.mean())]
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return [float(v.mean() - half), float(v.mean() + half)]
+
+
+def epochs_of(model: Recommender) -> dict[str, Any]:
+    """Epochs, seconds per epoch and stop reason of the models that train in epochs."""
+    history = getattr(model, "history_", None)
+    if history is None or not len(history):
+        return {}
+    seconds = np.diff(np.r_[0.0, history[:, 3]])
     return {
-        "single_p50_ms": float(np.percentile(times, 50)),
-        "single_p95_ms": float(np.percentile(times, 95)),
-        "batched_ms_per_user": batch,
+        "epochs": len(history),
+        "seconds_per_epoch": float(seconds.mean()),
+        "stopped_by": getattr(model, "stopped_by_", None),
+        "curve": history[:, 2].tolist(),  # inner validation Recall@20 per epoch
     }
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Mean and interval per model, and the served model against the best peer."""
+    table: dict[str, dict[str, Any]] = {}
+    for name, rows in runs.items():
+        recall = [r["recall"] for r in rows]
+        table[name] = {
+            "seeds": [r["seed"] for r in rows],
+            "recall": recall,
+            "recall_mean": float(np.mean(recall)),
+            "recall_interval": interval(recall),
+            "ndcg_mean": float(np.mean([r["ndcg"] for r in rows])),
+            "ndcg_interval": interval([r["ndcg"] for r in rows]),
+            "fit_seconds_mean": float(np.nanmean([r["fit_seconds"] for r in rows])),
+            "peak_rss_mb": float(max(r["peak_rss_mb"] for r in rows)),
+        }
+        per_epoch = [r["seconds_per_epoch"] for r in rows if "seconds_per_epoch" in r]
+        if per_epoch:
+            table[name]["seconds_per_epoch_mean"] = float(np.mean(per_epoch))
+            table[name]["epochs"] = [r["epochs"] for r in rows]
+            table[name]["stopped_by"] = [r["stopped_by"] for r in rows]
+    out: dict[str, Any] = {"models": table}
+    peers = {n: t for n, t in table.items() if n != SERVED and "(member of" not in n}
+    if SERVED in table and peers:
+        best = max(peers, key=lambda n: float(peers[n]["recall_mean"]))
+        s, p = table[SERVED], peers[best]
+        out["ratio"] = {
+            "served": SERVED,
+            "best_peer": best,
+            "recall_ratio": s["recall_mean"] / p["recall_mean"],
+            "target": 1.05,
+            "intervals_overlap": s["recall_interval"][0] <= p["recall_interval"][1],
+        }
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench/results/recsys.json"))
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--only", nargs="+", default=None, help="models of DEFAULT_MODELS")
+    parser.add_argument("--ablations", action="store_true", help="also the served ablations")
+    parser.add_argument(
+        "--ablations-only", action="store_true", help="only the ablations (e.g. in a second run)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of every model (default: each model's own; two runs side by side "
+        "with 1 each use the 2 cores better than one run with 2)",
+    )
     parser.add_argument("--cache", type=Path, default=None, help="tag-embedding cache folder")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG of the training curves")
     args = parser.parse_args()
 
-    figures: dict = {
+    figures: dict[str, Any] = {
+        "measured": time.strftime("%Y-%m-%d"),
+        "command": "python bench/recsys_bench.py " + " ".join(sys.argv[1:]),
         "machine": {
             "cpus": os.cpu_count(),
             "load_average": os.getloadavg(),
             "python": platform.python_version(),
-        }
+        },
     }
-    split = split_lastfm(load_lastfm(data_root() / "lastfm-hetrec2011"))
+    split = split_lastfm(load_lastfm(data_root() / "lastfm-hetrec2011"), seed=0)
+    figures["split"] = {"train": int(split.train.nnz), "held_out": int(split.valid.nnz)}
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+        figures["threads"] = args.threads
+    models = {n: f for n, f in DEFAULT_MODELS.items() if args.only is None or n in args.only}
+    jobs = [(name, factory, seed) for seed in args.seeds for name, factory in models.items()]
+    if args.ablations_only:
+        jobs = []
+    if args.ablations or args.ablations_only:
+        jobs += [(name, factory, args.seeds[0]) for name, factory in ABLATIONS.items()]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    ablations: dict[str, list[dict[str, Any]]] = {}
     with connect(Neo4jSettings.from_env()) as driver:
-        graph = read_knowledge_graph(driver, cache=args.cache)
-    side = {
-        "graph": graph,
-        "user_ids": split.user_ids,
-        "item_ids": split.item_ids,
-        "friends": split.friends_train,
-    }
-    models: dict[str, Recommender] = {
-        "MostPop": MostPop(),
-        "ItemKNN": ItemKNN(neighbours=1000),
-        "EASE": EASE(l2=50.0),
-        "LightGCN": LightGCN(epochs=args.epochs),
-        "HeteroGNN": HeteroGNN(epochs=args.epochs),
-        "HeteroGNN (neighbour sampler)": HeteroGNN(epochs=args.epochs, sampler="neighbor"),
-    }
-    fit, per_epoch, latency = {}, {}, {}
-    for name, model in models.items():
-        t = time.perf_counter()
-        model.fit(split.train, **side)
-        fit[name] = time.perf_counter() - t
-        history = getattr(model, "history_", None)
-        if history is not None and len(history):
-            per_epoch[name] = float(np.diff(np.r_[0.0, history[:, 3]]).mean())
-        latency[name] = _latency(model, args.calls)
-        print(name, f"fit {fit[name]:.1f}s", latency[name], flush=True)
-    figures.update(fit_seconds=fit, train_seconds_per_epoch=per_epoch, recommend_latency_ms=latency)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2))
-    print(json.dumps(figures, indent=2))
+        graph = read_knowledge_graph(
+            driver, cache=args.cache, held_out_societies=held_out_societies(None) or ()
+        )
+        for i, (name, factory, seed) in enumerate(jobs, 1):
+            print(f"[{i}/{len(jobs)}] {name}, seed {seed}", flush=True)
+            model = factory()
+            if hasattr(model, "seed"):
+                model.seed = seed
+            if args.threads is not None:
+                set_threads(model, args.threads)
+            start = time.perf_counter()
+            with PeakMemory() as mem:
+                model.fit(
+                    split.train,
+                    graph=graph,
+                    user_ids=split.user_ids,
+                    item_ids=split.item_ids,
+                    friends=split.friends_train,
+                    progress=False,
+                    driver=driver,
+                )
+            fitted = time.perf_counter() - start
+            parts: list[tuple[str, Recommender, float]] = [(name, model, fitted)]
+            if isinstance(model, Blend) and name == SERVED:
+                parts += [(f"{m} (member of {name})", r, float("nan")) for m, r in model.members_]
+            for part, m, seconds in parts:
+                ev = evaluate(m, split, name=part)
+                row = {
+                    "seed": seed,
+                    "recall": ev.recall,
+                    "ndcg": ev.ndcg,
+                    "coverage": ev.coverage,
+                    "fit_seconds": seconds,
+                    "peak_rss_mb": mem.peak / 2**20,
+                    **epochs_of(m),
+                }
+                if isinstance(m, Blend):
+                    row["weights"] = m.weights_.tolist()
+                chosen = getattr(m, "best_params_", None)
+                if chosen is not None:
+                    row["chosen"] = chosen
+                target = ablations if name in ABLATIONS else runs
+                target.setdefault(part, []).append(row)
+                print(f"    {part}: Recall@20 {ev.recall:.4f} NDCG@20 {ev.ndcg:.4f}", flush=True)
+            figures["runs"] = runs
+            figures["ablations"] = ablations
+            figures.update(summarise(runs))
+            figures["ablation_table"] = summarise(ablations)["models"] if ablations else {}
+            figures["seconds"] = time.perf_counter() - start
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(figures, indent=2, default=float))
+    if args.plot:
+        plot_curves(runs, args.plot)
+    print(json.dumps(figures.get("ratio", {}), indent=2))
+
+
+def plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """Inner validation Recall@20 per epoch of the models that train in epochs, every seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for name, rows in runs.items():
+        curves = [r["curve"] for r in rows if "curve" in r]
+        if not curves:
+            continue
+        colour = next(colours)
+        for j, c in enumerate(curves):
+            ax.plot(range(1, len(c) + 1), c, color=colour, label=name if j == 0 else None)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("inner validation Recall@20")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

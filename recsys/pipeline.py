@@ -5,9 +5,13 @@ function always does the work):
 
 1. split Last.fm's public plays and friendships (:func:`recsys.split.split_lastfm`);
 2. read the knowledge graph and the initial features from Neo4j (tag text embedded offline);
-3. fit MostPop, ItemKNN, EASE, LightGCN, FastRP (computed by GDS in the Neo4j server, from the
-   training rows only) and the heterogeneous GNN on the same training split and evaluate every
-   one with :func:`recsys.evaluate.evaluate`;
+3. fit MostPop, ItemKNN, EASE, ALS, BPR, LightGCN, FastRP (computed by GDS in the Neo4j
+   server, from the training rows only) and the served model — the blend of the heterogeneous
+   GNN and EASE (:class:`recsys.blend.Blend`) — on the same training split and evaluate every
+   one, and the blend's members alone, with :func:`recsys.evaluate.evaluate`. The held-out rows
+   reach no model: every choice (epochs, λ, factors, the cold-start offset, the blend's weights)
+   is made on an inner validation split carved from the training rows
+   (:func:`recsys.split.inner_split`), and the held-out rows are scored once;
 4. write the report (Markdown, PNG plots, ``metrics.json``);
 5. save the served model (the GNN) and every label's embeddings to disk;
 6. write the embeddings back to Neo4j with a vector index per label, and on each Track whether its
@@ -44,32 +48,78 @@ from kg.config import soundbridge_home
 from loaders.config import data_root
 from loaders.lastfm import load_lastfm
 from recsys.base import Recommender
+from recsys.blend import Blend
 from recsys.ease import EASE
 from recsys.evaluate import Evaluation, artist_world_regions, evaluate
 from recsys.fastrp import FastRP
 from recsys.gnn import HeteroGNN
 from recsys.itemknn import ItemKNN
 from recsys.lightgcn import LightGCN
+from recsys.mf import ALS, BPR
 from recsys.mostpop import MostPop
 from recsys.report import write_report
 from recsys.split import Interactions, split_lastfm
+from recsys.tuning import Tuned
 
 __all__ = [
     "DEFAULT_MODELS",
+    "SERVED",
+    "served_gnn",
     "artefacts_dir",
     "build",
     "save_interactions",
 ]
 
-#: The models of the comparison, with the hyper-parameters chosen on the validation split.
+#: EASE's ridge weights tried on the inner split.
+EASE_L2 = [50.0, 100.0, 200.0, 400.0]
+#: ALS's and BPR's grids, tried on the inner split.
+ALS_GRID: dict[str, list[Any]] = {
+    "factors": [64, 128],
+    "regularization": [1.0, 10.0],
+    "alpha": [1.0, 10.0],
+}
+BPR_GRID: dict[str, list[Any]] = {"factors": [64, 128], "learning_rate": [0.01, 0.05]}
+
+#: The served model's name in the report.
+SERVED = "HeteroGNN"
+
+
+def default_model(**params: Any) -> HeteroGNN:
+    """The served model: the knowledge-graph GNN, its choices made on the inner split.
+
+    A blend with EASE (:class:`recsys.blend.Blend`, weights chosen on the same inner split) was
+    measured and put all its weight on the GNN (docs/recommenders.md), so the GNN serves alone.
+
+    Args:
+        **params: hyper-parameters other than the defaults, e.g. ``sampler="neighbor"`` or an
+            ablation's ``relations``.
+    """
+    return HeteroGNN(**params)
+
+
+#: The models of the comparison; every hyper-parameter that is chosen is chosen on the inner
+#: split of the training rows (``Tuned``, early stopping, the blend's weights). The last is served.
 DEFAULT_MODELS: dict[str, Callable[[], Recommender]] = {
     "MostPop": MostPop,
     "ItemKNN": lambda: ItemKNN(neighbours=1000),
-    "EASE": lambda: EASE(l2=50.0),
-    "LightGCN": lambda: LightGCN(max_seconds=300.0),
+    "EASE": lambda: Tuned(EASE(), {"l2": EASE_L2}),
+    "ALS": lambda: Tuned(ALS(), ALS_GRID),
+    "BPR": lambda: Tuned(BPR(), BPR_GRID),
+    "LightGCN": LightGCN,
     "FastRP (GDS)": FastRP,
-    "HeteroGNN": HeteroGNN,
+    SERVED: default_model,
 }
+
+
+def served_gnn(model: Recommender) -> HeteroGNN | None:
+    """The heterogeneous GNN of a served model (itself, or its blend's member), if any."""
+    if isinstance(model, HeteroGNN):
+        return model
+    if isinstance(model, Blend):
+        for _, m in model.members_:
+            if isinstance(m, HeteroGNN):
+                return m
+    return None
 
 
 def artefacts_dir(path: str | os.PathLike[str] | None = None) -> Path:
@@ -160,14 +210,16 @@ def build(
     fit_seconds: dict[str, float] = {}
     served: Recommender | None = None
     cold: dict[str, dict[str, Any]] = {}
+    blends: dict[str, dict[str, Any]] = {}
+    tuned: dict[str, dict[str, Any]] = {}
     for name, factory in models.items():
         model = factory()
         if hasattr(model, "seed"):
             model.seed = seed
         start = time.perf_counter()
+        # no held-out rows reach fit: the models that choose carve their own inner split
         model.fit(
             split.train,
-            valid=split.valid,
             graph=graph,
             user_ids=split.user_ids,
             item_ids=split.item_ids,
@@ -179,23 +231,43 @@ def build(
         fit_seconds[name] = time.perf_counter() - start
         ev = evaluate(model, split, k=k, regions=regions, name=name)
         results.append(ev)
-        if hasattr(model, "history_"):
-            histories[name] = model.history_
-        if isinstance(model, HeteroGNN) and model.cold_recall_:
+        parts: list[tuple[str, Recommender]] = [(name, model)]
+        if isinstance(model, Blend):
+            names = [n for n, _ in model.members_]
+            weights = dict(zip(names, model.weights_.tolist(), strict=True))
+            log(f"{name}: weights chosen on the inner split {weights}")
+            blends[name] = {"weights": weights, "inner": model.tuning_}
+            parts = [(f"{member} (member of {name})", m) for member, m in model.members_]
+            for member, m in parts:
+                results.append(evaluate(m, split, k=k, regions=regions, name=member))
+                fit_seconds[member] = float("nan")
+        for part_name, m in parts:
+            if hasattr(m, "history_"):
+                histories[part_name] = m.history_
+            if getattr(m, "stopped_by_", None) == "time":
+                log(f"WARNING: {part_name} was cut short by its time safety limit")
+            if isinstance(m, Tuned):
+                tuned[part_name] = {"chosen": m.best_params_, "inner": m.tuning_}
+                log(f"{part_name}: {m.best_params_} chosen on the inner split")
+        gnn = served_gnn(model)
+        if gnn is not None and gnn.cold_recall_:
             cold[name] = {
-                "artists": model.cold_artists_,
-                "offset": model.cold_offset_,
-                "valid_recall": {str(o): r for o, r in model.cold_recall_.items()},
+                "artists": gnn.cold_artists_,
+                "offset": gnn.cold_offset_,
+                "valid_recall": {str(o): r for o, r in gnn.cold_recall_.items()},
+                "epochs": len(gnn.history_),
+                "best_epoch": gnn.best_epoch_,
+                "stopped_by": gnn.stopped_by_,
             }
-            unreached = model.cold_recall_[float("-inf")]
+            unreached = gnn.cold_recall_[float("-inf")]
             log(
                 f"{name}: no score offset helped the artists without training listeners; "
                 f"they stay out of reach (validation Recall@20 {unreached:.4f})"
-                if np.isnan(model.cold_offset_)
-                else f"{name}: {model.cold_artists_:,} artists without training listeners "
-                f"predicted from their tags, offset {model.cold_offset_:g}: validation "
+                if np.isnan(gnn.cold_offset_)
+                else f"{name}: {gnn.cold_artists_:,} artists without training listeners "
+                f"predicted from their tags, offset {gnn.cold_offset_:g}: inner validation "
                 f"Recall@20 {unreached:.4f} without them, "
-                f"{model.cold_recall_[model.cold_offset_]:.4f} with"
+                f"{gnn.cold_recall_[gnn.cold_offset_]:.4f} with"
             )
         log(
             f"{name:<12} Recall@{k} {ev.recall:.4f}  NDCG@{k} {ev.ndcg:.4f}  "
@@ -209,24 +281,28 @@ def build(
         "split": {"train": int(split.train.nnz), "valid": int(split.valid.nnz), "seed": seed},
         "models": [dict(r.as_dict(), fit_seconds=fit_seconds[r.model]) for r in results],
         "served": type(served).__name__,
+        "served_model": list(models)[-1],
         "cold_start": cold,
+        "blend": blends,
+        "tuned": tuned,
     }
     write_report(folder, metrics, histories)
     served.save(folder / "model.npz")
     save_interactions(folder / "interactions.npz", split)
     lastfm.artists[["artist_id", "name"]].to_parquet(folder / "artists.parquet")
-    if isinstance(served, HeteroGNN):
-        save_embeddings(folder, served.result_.embeddings, graph.id_map)
+    gnn = served_gnn(served)
+    if gnn is not None:
+        save_embeddings(folder, gnn.result_.embeddings, graph.id_map)
         used = graph.label_used()
         metrics["track_embeddings"] = {
             "inputs": graph.features["Track"].source,
-            "track_weight": served.track_weight,
+            "track_weight": gnn.track_weight,
             "held_out_societies": len(held or ()),
             "labels_used": int(sum(used.values())),
             "labels_held_out": graph.held_out_labels(),
         }
         if write_graph:
-            written = write_embeddings(driver, served.result_.embeddings, graph.id_map)
+            written = write_embeddings(driver, gnn.result_.embeddings, graph.id_map)
             written["Track label_used"] = write_label_used(driver, graph)
             log(f"embeddings written to Neo4j: {written}")
             metrics["written"] = written

@@ -138,12 +138,11 @@ def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool, sampl
             for r in run_build(driver, settings, force=force, only=["recommenders"], log=say):
                 click.echo(f"{r.name:<10} {r.status}" + (f" ({r.detail})" if r.detail else ""))
             return
-        from recsys.gnn import HeteroGNN
-        from recsys.pipeline import DEFAULT_MODELS, build
+        from recsys.pipeline import DEFAULT_MODELS, SERVED, build, default_model
 
         models = dict(DEFAULT_MODELS)
         if sampler != "full":
-            models["HeteroGNN"] = lambda: HeteroGNN(sampler=sampler)
+            models[SERVED] = lambda: default_model(sampler=sampler)
         build(driver, models=models, out=out, seed=seed, write_graph=not no_write, log=say)
 
 

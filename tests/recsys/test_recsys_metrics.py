@@ -146,7 +146,9 @@ def test_gnn_evaluate_sampler_option_reaches_the_model(monkeypatch: pytest.Monke
     result = CliRunner().invoke(gnn_cli, ["evaluate", "--sampler", "neighbor", "--no-write"])
     assert result.exit_code == 0, result.output
     models = seen["models"]
-    assert isinstance(models, dict) and models["HeteroGNN"]().sampler == "neighbor"
+    from recsys.pipeline import SERVED
+
+    assert isinstance(models, dict) and models[SERVED]().sampler == "neighbor"
     assert seen["write_graph"] is False
     bad = CliRunner().invoke(gnn_cli, ["evaluate", "--sampler", "random"])
     assert bad.exit_code == 2 and "neighbor" in bad.output
@@ -171,3 +173,26 @@ def test_report_states_the_cold_start_offset_or_that_none_helped(tmp_path: Path)
     metrics["cold_start"]["HeteroGNN"]["offset"] = float("nan")
     text = write_report(tmp_path, metrics, {}).read_text()
     assert "no score offset helped" in text and "-inf: 0.3000" in text
+
+
+def test_report_compares_the_served_model_with_the_best_peer(tmp_path: Path) -> None:
+    from recsys.report import write_report
+
+    def row(model: str, recall: float) -> dict[str, object]:
+        return {
+            "model": model, "k": 20, "recall": recall, "ndcg": 0.2, "coverage": 0.1,
+            "exposure_recommended": 0.3, "exposure_history": 0.3, "friend_hit_rate": 0.2,
+            "fit_seconds": 1.0,
+        }  # fmt: skip
+
+    metrics = {
+        "split": {"train": 10, "valid": 2, "seed": 0},
+        "models": [row("EASE", 0.25), row("ALS", 0.28), row("HeteroGNN", 0.30)],
+        "served_model": "HeteroGNN",
+        "tuned": {"EASE": {"chosen": {"l2": 100.0}, "inner": []}},
+    }
+    text = write_report(tmp_path, metrics, {}).read_text()
+    assert "HeteroGNN / the best peer (ALS) Recall@20: **1.071** (target ≥ 1.05: reached" in text
+    assert "EASE: l2 = 100, chosen on the inner validation split." in text
+    metrics["models"][1]["recall"] = 0.29
+    assert "1.034** (target ≥ 1.05: not reached" in write_report(tmp_path, metrics, {}).read_text()
