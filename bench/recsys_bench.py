@@ -1,15 +1,15 @@
-"""User recommendations over seeds: every model, the served blend, its ablations, as JSON.
+"""User recommendations over seeds: every model, the served one's ablations, as JSON.
 
 Against the Neo4j server of the environment (``NEO4J_URI``, already ingested, the audio factors
 stored), on the project's split (:func:`recsys.split.split_lastfm`, seed 0: its held-out rows are
 scored once per fit and reach no model):
 
 - every model of :data:`recsys.pipeline.DEFAULT_MODELS` is fitted once per ``--seeds`` seed (the
-  seed of the inner validation split and of the model), and the served blend's members are
+  seed of the inner validation split and of the model), and a served blend's members are
   scored alone too; per model: Recall@20 and NDCG@20 per seed, their mean and 95% interval
   (Student's t over seeds), fit seconds, seconds per epoch and epochs for the models that train
   in epochs, and the peak resident memory of the process while it fitted (sampled every 20 ms);
-- ``--ablations``: the served blend with one of the GNN's inputs taken away (seed 0);
+- ``--ablations``: the served GNN with one of its inputs taken away (seed 0);
 - ``ratio``: the served model's mean Recall@20 over the best peer's, and whether their intervals
   overlap.
 
@@ -53,7 +53,7 @@ from recsys.gnn import DEFAULT_RELATIONS
 from recsys.pipeline import DEFAULT_MODELS, SERVED, default_model
 from recsys.split import split_lastfm
 
-#: The served blend with one input of its GNN taken away (or, for co-collection, added).
+#: The served GNN with one of its inputs taken away (or, for co-collection, added).
 ABLATIONS: dict[str, Callable[[], Recommender]] = {
     "− tags (artists' tag text)": lambda: default_model(without_features=("Artist",)),
     "− audio factors (tracks)": lambda: default_model(without_features=("Track",)),
