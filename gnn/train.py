@@ -105,6 +105,9 @@ class TrainResult:
         train_embeddings: with an ``infer`` graph, the embeddings of the kept state propagated
             over the training graph itself (what the validation pairs were scored with);
             otherwise the same as ``embeddings``.
+        encode: the kept state's forward pass over another graph with the same nodes, edge
+            types and features (e.g. one with more LISTENED rows): label → ``(num_nodes, dim)``.
+            ``None`` when the result was not built by :func:`train`.
     """
 
     embeddings: dict[str, np.ndarray]
@@ -114,6 +117,7 @@ class TrainResult:
     gates: dict[str, float] = field(default_factory=dict)
     stopped_by: str = "epochs"
     train_embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    encode: Callable[[HeteroData], dict[str, np.ndarray]] | None = None
 
 
 def recall_at_k(
@@ -476,6 +480,15 @@ def _train(
     def arrays(emb: dict[str, Tensor]) -> dict[str, np.ndarray]:
         return {k: v.numpy().astype(np.float32) for k, v in emb.items()}
 
+    def encode_over(g: HeteroData) -> dict[str, np.ndarray]:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(config.threads)
+        try:
+            with torch.no_grad():
+                return arrays(finish(encoder(g)()))
+        finally:
+            torch.set_num_threads(threads)
+
     return TrainResult(
         embeddings=arrays(final),
         history=history,
@@ -484,4 +497,5 @@ def _train(
         gates=gates,
         stopped_by=stopped_by,
         train_embeddings=arrays(h) if infer is not None else arrays(final),
+        encode=encode_over,
     )

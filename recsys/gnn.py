@@ -196,19 +196,21 @@ class HeteroGNN(EmbeddingRecommender):
         kg = graph or _bare_graph(n_users, n_items)
         uids = np.arange(n_users) if user_ids is None else np.asarray(user_ids)
         iids = np.arange(n_items) if item_ids is None else np.asarray(item_ids)
-        friend_df = None
-        if friends is not None:
-            fr = sp.coo_matrix(friends)
-            friend_df = pd.DataFrame({"user_id": uids[fr.row], "friend_id": uids[fr.col]})
 
-        def graph_of(x: sp.spmatrix) -> HeteroData:
+        def friends_of(f: sp.spmatrix | None) -> pd.DataFrame | None:
+            if f is None:
+                return None
+            fr = sp.coo_matrix(f)
+            return pd.DataFrame({"user_id": uids[fr.row], "friend_id": uids[fr.col]})
+
+        def graph_of(x: sp.spmatrix, f: sp.spmatrix | None = friends) -> HeteroData:
             tr = sp.coo_matrix(x)
             listened = pd.DataFrame({"user_id": uids[tr.row], "artist_id": iids[tr.col]})
             return training_graph(
                 kg.data,
                 kg.id_map,
                 listened=listened,
-                friends=friend_df,
+                friends=friends_of(f),
                 relations=self._message_relations(kg),
                 features={
                     k: v for k, v in kg.aligned_features().items() if k not in self.without_features
@@ -219,6 +221,8 @@ class HeteroGNN(EmbeddingRecommender):
 
         user_pos = np.asarray(kg.id_map.indices("User", uids.tolist()))
         item_pos = np.asarray(kg.id_map.indices("Artist", iids.tolist()))
+        # what propagate() needs to rebuild the graph over other rows (a tuple: not saved)
+        self.graph_of_ = (graph_of, user_pos, item_pos)
 
         def pairs_of(x: sp.spmatrix) -> torch.Tensor:
             v = sp.coo_matrix(x)
@@ -270,6 +274,34 @@ class HeteroGNN(EmbeddingRecommender):
         self.history_ = np.array(
             [[h["epoch"], h["loss"], h["recall"], h["seconds"]] for h in self.result_.history]
         )
+
+    def propagate(self, interactions: sp.spmatrix, friends: sp.spmatrix | None = None) -> None:
+        """Serve the learned parameters propagated over other rows, without training again.
+
+        E.g. every public play once the held-out rows have been scored: users' embeddings then
+        gather their newest artists. Artists without listeners in ``interactions`` get the
+        cold-start embedding and offset already chosen. ``result_.embeddings`` and the
+        served factors are replaced; the history used to exclude seen items becomes
+        ``interactions``.
+
+        Shapes:
+            interactions: ``(num_users, num_items)``, the same users and items as ``fit``;
+            friends: ``(num_users, num_users)`` (``None``: the friendships fitted with).
+        """
+        self._check_fitted()
+        encode = getattr(getattr(self, "result_", None), "encode", None)
+        if not hasattr(self, "graph_of_") or encode is None:
+            raise ValueError("propagate needs the model as fitted in this process (not loaded)")
+        graph_of, user_pos, item_pos = self.graph_of_
+        x = sp.csr_matrix(interactions, dtype=np.float32)
+        g = graph_of(x) if friends is None else graph_of(x, friends)
+        emb = encode(g)
+        offsets = self._apply_offset(g, emb)
+        self.result_.embeddings = emb
+        self.user_factors_ = emb["User"][user_pos]
+        self.item_factors_ = emb["Artist"][item_pos]
+        self.item_offset_ = offsets[item_pos]
+        self.use_history(x)
 
     def inner_scores(self, users: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
         """Scores of the model as validated: trained and propagated without the inner rows.

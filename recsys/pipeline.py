@@ -13,7 +13,8 @@ function always does the work):
    is made on an inner validation split carved from the training rows
    (:func:`recsys.split.inner_split`), and the held-out rows are scored once;
 4. write the report (Markdown, PNG plots, ``metrics.json``);
-5. save the served model (the GNN) and every label's embeddings to disk;
+5. propagate the served GNN's learned parameters over every public play (the held-out rows
+   included, once scored: no training again), save it and every label's embeddings to disk;
 6. write the embeddings back to Neo4j with a vector index per label, and on each Track whether its
    function label trained them (``embedding_label_used``).
 
@@ -286,11 +287,17 @@ def build(
         "blend": blends,
         "tuned": tuned,
     }
+    gnn = served_gnn(served)
+    if isinstance(served, HeteroGNN):
+        # scored; now its learned parameters serve over every public play and friendship, so
+        # users' embeddings gather the held-out rows too (no training again)
+        served.propagate(split.full, friends=split.friends_full)
+        metrics["served_over"] = {"plays": int(split.full.nnz)}
+        log(f"{SERVED}: served embeddings propagated over all {split.full.nnz:,} public plays")
     write_report(folder, metrics, histories)
     served.save(folder / "model.npz")
     save_interactions(folder / "interactions.npz", split)
     lastfm.artists[["artist_id", "name"]].to_parquet(folder / "artists.parquet")
-    gnn = served_gnn(served)
     if gnn is not None:
         save_embeddings(folder, gnn.result_.embeddings, graph.id_map)
         used = graph.label_used()

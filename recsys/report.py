@@ -90,6 +90,14 @@ def write_report(folder: Path, metrics: dict[str, Any], histories: dict[str, np.
             f"(target ≥ 1.05: {'reached' if ratio >= 1.05 else 'not reached'}; one seed — "
             "`bench/recsys_bench.py` gives the mean and interval over seeds).",
         ]
+    if "served_over" in metrics:
+        lines += [
+            "",
+            f"Once scored, {served}'s learned parameters were propagated over all "
+            f"{metrics['served_over']['plays']:,} public plays (the held-out rows included, no "
+            "training again): that is the model `soundbridge recommend` and "
+            "`export-user-recs` serve.",
+        ]
     for name, b in metrics.get("blend", {}).items():
         weights = ", ".join(f"{m} {w:g}" for m, w in b["weights"].items())
         lines += ["", f"{name}: weights {weights}, chosen on the inner validation split."]

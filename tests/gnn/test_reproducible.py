@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recsys.base import Recommender
 from recsys.gnn import HeteroGNN
 from recsys.split import inner_split
 
@@ -74,3 +76,21 @@ def test_the_time_safety_is_reported_loudly(capsys: pytest.CaptureFixture[str]) 
     assert model.stopped_by_ == "time" and len(model.history_) == 1
     err = capsys.readouterr()
     assert "stopped by the 1e-06 s safety limit after 1 of 50 epochs" in err.out + err.err
+
+
+def test_propagating_over_more_rows_serves_them_without_training(tmp_path: Path) -> None:
+    x = _blocks()
+    model = _model().fit(x)
+    before = model.user_factors_.copy()
+    model.propagate(x)  # the rows it served with: the same embeddings
+    np.testing.assert_allclose(model.user_factors_, before, atol=1e-6)
+    more = x.tolil()
+    more[0, 59] = 1.0  # user 0 (first group) plays an artist of the second group
+    model.propagate(more.tocsr())
+    assert model.interactions_.nnz == x.nnz + 1  # now excluded as seen
+    moved = np.abs(model.user_factors_ - before).sum(axis=1)
+    assert moved[0] > 0 and moved[0] == moved.max()  # user 0 moved most
+    loaded = Recommender.load(model.save(tmp_path / "m"))
+    assert isinstance(loaded, HeteroGNN)
+    with pytest.raises(ValueError, match="fitted in this process"):
+        loaded.propagate(x)
