@@ -50,7 +50,7 @@ from recsys.base import Recommender
 from recsys.blend import Blend
 from recsys.evaluate import evaluate
 from recsys.gnn import DEFAULT_RELATIONS
-from recsys.pipeline import DEFAULT_MODELS, SERVED, default_model
+from recsys.pipeline import DEFAULT_MODELS, SERVED, default_model, fit_training_rows
 from recsys.split import split_lastfm
 
 #: The served GNN with one of its inputs taken away (or, for co-collection, added).
@@ -222,15 +222,7 @@ def main() -> None:
                 set_threads(model, args.threads)
             start = time.perf_counter()
             with PeakMemory() as mem:
-                model.fit(
-                    split.train,
-                    graph=graph,
-                    user_ids=split.user_ids,
-                    item_ids=split.item_ids,
-                    friends=split.friends_train,
-                    progress=False,
-                    driver=driver,
-                )
+                fit_training_rows(model, split, graph, driver=driver)
             fitted = time.perf_counter() - start
             parts: list[tuple[str, Recommender, float]] = [(name, model, fitted)]
             if isinstance(model, Blend) and name == SERVED:

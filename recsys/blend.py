@@ -7,7 +7,8 @@ chosen on an **inner validation split** carved from the training rows
 (:func:`recsys.split.inner_split`): every member is fitted without those rows, the weights that
 give the best inner Recall@k on a grid over the simplex are kept, and the members are then fitted
 on all the rows. A member that validates itself on the same inner split
-(:class:`recsys.gnn.HeteroGNN`, which has ``inner_scores``) is trained once: its scores as
+(``validates_inner``: :class:`recsys.gnn.HeteroGNN`, :class:`recsys.lightgcn.LightGCN`) is
+trained once: its scores as
 validated weigh it, and its final embeddings serve.
 
 The first member answers ``similar_items`` and ``similar_users`` (friend suggestions).
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 
 from loaders.errors import ConfigError
 from recsys.base import Recommender, top_k
+from recsys.embedding import EmbeddingRecommender
 from recsys.evaluate import ranking_metrics
 from recsys.split import inner_split
 
@@ -133,10 +135,10 @@ class Blend(Recommender):
             model = type(member)(**member.get_params())
             if hasattr(model, "seed"):
                 model.seed = self.seed
-            if hasattr(model, "inner_scores"):
+            if getattr(model, "validates_inner", False):
                 model.inner_fraction = self.inner_fraction  # type: ignore[attr-defined]
                 model.fit(interactions, progress=progress, **side)
-                scores, rows = model.inner_scores(users)
+                scores, rows = cast(EmbeddingRecommender, model).inner_scores(users)
                 if rows.nnz != fit_x.nnz:
                     raise ConfigError(f"member {name} validated on another inner split")
             else:

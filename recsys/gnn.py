@@ -106,6 +106,7 @@ class HeteroGNN(EmbeddingRecommender):
     """
 
     history_: np.ndarray
+    validates_inner = True
     result_: TrainResult
     item_offset_: np.ndarray
     cold_offset_: float
@@ -303,19 +304,6 @@ class HeteroGNN(EmbeddingRecommender):
         self.item_offset_ = offsets[item_pos]
         self.use_history(x)
 
-    def inner_scores(self, users: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
-        """Scores of the model as validated: trained and propagated without the inner rows.
-
-        Shapes:
-            users: ``(n,)``; returns scores ``(n, num_items)`` and the rows it was trained on
-            ``(num_users, num_items)`` (to exclude as seen).
-        """
-        self._check_fitted()
-        if not hasattr(self, "inner_"):
-            raise ValueError("inner scores exist only after fit in this process (not after load)")
-        u, a, off, rows = self.inner_
-        return u[users] @ a.T + off, rows
-
     def _message_relations(self, kg: KnowledgeGraph) -> frozenset[str] | None:
         """The relation types that pass messages: ``relations`` less the Track targets."""
         if self.track_weight <= 0:
@@ -343,14 +331,7 @@ class HeteroGNN(EmbeddingRecommender):
         if not self.cold_start or x is None or self.loss != "softmax":
             return np.zeros(n, dtype=np.float32)
         pairs = g[LISTENED].edge_index
-        listeners = np.bincount(pairs[1].numpy(), minlength=n)
-        emb, cold = cold_start(
-            trained["Artist"],
-            x.numpy(),
-            listeners,
-            ridge=self.cold_ridge,
-            min_listeners=self.cold_min_listeners,
-        )
+        emb, cold = self._predict_cold(g, trained)
         offset: float | None = self.cold_offset
         if offset is None and vpairs is not None and cold.any():
             offset, self.cold_recall_ = choose_offset(
@@ -364,20 +345,30 @@ class HeteroGNN(EmbeddingRecommender):
         self.cold_offset_, self.cold_artists_ = offset, int(cold.sum())
         return np.where(cold, offset, 0.0).astype(np.float32)
 
+    def _predict_cold(
+        self, g: HeteroData, trained: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The artist embeddings with those of no listener in ``g`` predicted from their tags.
+
+        Shapes:
+            returns ``(num_artists, dim)`` and the ``(num_artists,)`` mask of predicted rows.
+        """
+        listeners = np.bincount(g[LISTENED].edge_index[1].numpy(), minlength=g["Artist"].num_nodes)
+        return cold_start(
+            trained["Artist"],
+            g["Artist"].x.numpy(),
+            listeners,
+            ridge=self.cold_ridge,
+            min_listeners=self.cold_min_listeners,
+        )
+
     def _apply_offset(self, g: HeteroData, trained: dict[str, np.ndarray]) -> np.ndarray:
         """Cold-start the artists without listeners in ``g`` with the offset already chosen."""
         n = g["Artist"].num_nodes
         x = g["Artist"].get("x")
         if np.isnan(self.cold_offset_) or x is None:
             return np.zeros(n, dtype=np.float32)
-        listeners = np.bincount(g[LISTENED].edge_index[1].numpy(), minlength=n)
-        emb, cold = cold_start(
-            trained["Artist"],
-            x.numpy(),
-            listeners,
-            ridge=self.cold_ridge,
-            min_listeners=self.cold_min_listeners,
-        )
+        emb, cold = self._predict_cold(g, trained)
         trained["Artist"] = emb
         self.cold_artists_ = int(cold.sum())
         return np.where(cold, self.cold_offset_, 0.0).astype(np.float32)

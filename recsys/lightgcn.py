@@ -46,9 +46,9 @@ class LightGCN(EmbeddingRecommender):
     """
 
     history_: np.ndarray
+    validates_inner = True
     best_epoch_: int
     stopped_by_: str
-    inner_: tuple[np.ndarray, np.ndarray, sp.csr_matrix]
 
     def __init__(
         self,
@@ -109,23 +109,10 @@ class LightGCN(EmbeddingRecommender):
         self.stopped_by_ = r.stopped_by
         self.best_epoch_ = r.best_epoch
         # the model as validated (a tuple: not part of the saved state)
-        self.inner_ = (r.train_users, r.train_items, train)
+        self.inner_ = (r.train_users, r.train_items, None, train)
         self.user_factors_ = r.users
         self.item_factors_ = r.items
         # (epoch, loss, recall, seconds) per epoch, for the report's curves
         self.history_ = np.array(
             [[h["epoch"], h["loss"], h["recall"], h["seconds"]] for h in r.history]
         )
-
-    def inner_scores(self, users: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
-        """Scores of the model as validated: trained and propagated without the inner rows.
-
-        Shapes:
-            users: ``(n,)``; returns scores ``(n, num_items)`` and the rows it was trained on
-            ``(num_users, num_items)`` (to exclude as seen).
-        """
-        self._check_fitted()
-        if not hasattr(self, "inner_"):
-            raise ValueError("inner scores exist only after fit in this process (not after load)")
-        u, a, rows = self.inner_
-        return u[users] @ a.T, rows

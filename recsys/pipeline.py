@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from audio.run import held_out_societies
-from gnn.graph import read_knowledge_graph, write_label_used
+from gnn.graph import KnowledgeGraph, read_knowledge_graph, write_label_used
 from gnn.store import save_embeddings, write_embeddings
 from kg.config import soundbridge_home
 from loaders.config import data_root
@@ -68,6 +68,7 @@ __all__ = [
     "served_gnn",
     "artefacts_dir",
     "build",
+    "fit_training_rows",
     "save_interactions",
 ]
 
@@ -110,6 +111,31 @@ DEFAULT_MODELS: dict[str, Callable[[], Recommender]] = {
     "FastRP (GDS)": FastRP,
     SERVED: default_model,
 }
+
+
+def fit_training_rows(
+    model: Recommender,
+    split: Interactions,
+    graph: KnowledgeGraph,
+    *,
+    driver: neo4j.Driver,
+    progress: bool = False,
+    checkpoint_dir: Path | None = None,
+) -> Recommender:
+    """Fit ``model`` on the split's training rows with every side input the models use.
+
+    No held-out row reaches the fit: the models that choose carve their own inner split.
+    """
+    return model.fit(
+        split.train,
+        graph=graph,
+        user_ids=split.user_ids,
+        item_ids=split.item_ids,
+        friends=split.friends_train,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+        driver=driver,  # for the models computed in the server (FastRP)
+    )
 
 
 def served_gnn(model: Recommender) -> HeteroGNN | None:
@@ -218,16 +244,13 @@ def build(
         if hasattr(model, "seed"):
             model.seed = seed
         start = time.perf_counter()
-        # no held-out rows reach fit: the models that choose carve their own inner split
-        model.fit(
-            split.train,
-            graph=graph,
-            user_ids=split.user_ids,
-            item_ids=split.item_ids,
-            friends=split.friends_train,
-            checkpoint_dir=folder / "checkpoints" / name,
+        fit_training_rows(
+            model,
+            split,
+            graph,
+            driver=driver,
             progress=progress,
-            driver=driver,  # for the models computed in the server (FastRP)
+            checkpoint_dir=folder / "checkpoints" / name,
         )
         fit_seconds[name] = time.perf_counter() - start
         ev = evaluate(model, split, k=k, regions=regions, name=name)

@@ -13,16 +13,11 @@ import scipy.sparse as sp
 from recsys.base import Recommender
 from recsys.gnn import HeteroGNN
 from recsys.split import inner_split
+from tests.recsys.contract import two_groups
 
 
-def _blocks(users: int = 40, items: int = 60, seed: int = 0) -> sp.csr_matrix:
-    """Two taste groups, 12 items each user: enough rows for an inner split."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros((users, items), dtype=np.float32)
-    for u in range(users):
-        block = np.arange(items // 2) + (0 if u < users // 2 else items // 2)
-        x[u, rng.choice(block, size=12, replace=False)] = 1.0
-    return sp.csr_matrix(x)
+def _blocks() -> sp.csr_matrix:
+    return two_groups(users=40, items=60)
 
 
 def _burn(seconds: float) -> None:

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from recsys.base import NotFittedError, Recommender
 
-__all__ = ["RecommenderContract", "checkerboard"]
+__all__ = ["RecommenderContract", "checkerboard", "two_groups"]
 
 
 def checkerboard(n: int = 8) -> sp.csr_matrix:
@@ -23,6 +23,17 @@ def checkerboard(n: int = 8) -> sp.csr_matrix:
     u, i = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     x = ((u + i) % 2 == 0).astype(np.float32)
     x[0, 0] = 0.0
+    return sp.csr_matrix(x)
+
+
+def two_groups(users: int = 24, items: int = 30, seed: int = 0) -> sp.csr_matrix:
+    """Two taste groups of 12 artists a user: the first half of the users like the first half
+    of the items. Every user has enough rows for an inner split."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((users, items), dtype=np.float32)
+    for u in range(users):
+        block = np.arange(items // 2) + (0 if u < users // 2 else items // 2)
+        x[u, rng.choice(block, size=12, replace=False)] = 1.0
     return sp.csr_matrix(x)
 
 

@@ -16,7 +16,7 @@ from recsys.gnn import HeteroGNN
 from recsys.itemknn import ItemKNN
 from recsys.mostpop import MostPop
 from recsys.split import inner_split
-from tests.recsys.contract import RecommenderContract
+from tests.recsys.contract import RecommenderContract, two_groups
 
 
 class TestBlend(RecommenderContract):
@@ -29,14 +29,8 @@ class TestBlend(RecommenderContract):
         return repr(model)  # the members are objects: equal when they print the same
 
 
-def blocks(users: int = 24, items: int = 30, seed: int = 0) -> sp.csr_matrix:
-    """Two taste groups: the first half of the users like the first half of the items."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros((users, items), dtype=np.float32)
-    for u in range(users):
-        block = np.arange(items // 2) + (0 if u < users // 2 else items // 2)
-        x[u, rng.choice(block, size=12, replace=False)] = 1.0
-    return sp.csr_matrix(x)
+def blocks() -> sp.csr_matrix:
+    return two_groups()
 
 
 def test_standardise_counts_unscorable_items_as_the_minimum() -> None:
