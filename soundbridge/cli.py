@@ -75,6 +75,7 @@ def _register() -> None:
         review_queue,
         search,
         serve,
+        synth,
         users,
     )
 
@@ -95,6 +96,7 @@ def _register() -> None:
     review.review.add_command(review_queue.queue_cmd)
     cli.add_command(review.review)
     cli.add_command(concepts.concepts)
+    cli.add_command(synth.synth)
 
 
 _register()
