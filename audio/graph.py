@@ -93,7 +93,9 @@ def find_culture(driver: neo4j.Driver, culture: str) -> dict[str, str]:
     Raises:
         UnknownCultureError: when none matches (or several at the same level).
     """
-    records, _, _ = driver.execute_query(queries.FIND_CULTURE, culture=culture)
+    records, _, _ = driver.execute_query(
+        queries.FIND_CULTURE, culture=culture, routing_=neo4j.RoutingControl.READ
+    )
     if not records:
         raise UnknownCultureError(
             f"culture {culture!r}: no Culture node has that id or name; list them with "

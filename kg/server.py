@@ -45,6 +45,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import neo4j
+
 from kg.config import (
     APOC_VERSION,
     GDS_VERSION,
@@ -523,7 +525,7 @@ class Neo4jServer:
                 )
             try:
                 with connect(self._direct, timeout=2.0) as driver:
-                    driver.execute_query(_PING)
+                    driver.execute_query(_PING, routing_=neo4j.RoutingControl.READ)
                 return
             except DatabaseAuthError:
                 raise
@@ -625,7 +627,7 @@ class Neo4jServer:
         # A plugin that is not loaded makes the function unknown: a client error, not a failure.
         try:
             with connect(self._direct, timeout=2.0) as driver:
-                records = driver.execute_query(query).records
+                records = driver.execute_query(query, routing_=neo4j.RoutingControl.READ).records
         except DatabaseAuthError:
             raise
         except DatabaseError:
@@ -635,7 +637,9 @@ class Neo4jServer:
     def _components(self) -> tuple[str | None, str | None]:
         try:
             with connect(self._direct, timeout=2.0) as driver:
-                records = driver.execute_query(_COMPONENTS).records
+                records = driver.execute_query(
+                    _COMPONENTS, routing_=neo4j.RoutingControl.READ
+                ).records
         except DatabaseAuthError:
             raise
         except DatabaseError:

@@ -150,6 +150,10 @@ class FastRP(EmbeddingRecommender):
         self._check_size(driver, params, n_users, n_items)
 
         graph = f"soundbridge-fastrp-{uuid.uuid4().hex}"
+        # A projection lives in the memory of the one server that made it, so the estimate, heap,
+        # project, stream and drop all keep the default (writer) routing: a READ stream or drop
+        # could reach another cluster member, which has no such graph. On a cluster, point GDS
+        # work at the GDS server with a bolt:// URI (docs/scaling.md).
         try:
             projected, _, _ = driver.execute_query(q.FASTRP_PROJECT, graph=graph, **params)
             self.graph_nodes_ = int(projected[0]["nodes"])
@@ -225,6 +229,7 @@ class FastRP(EmbeddingRecommender):
             users=sorted(users),
             artists=sorted({p[1] for p in params["plays"]}),
             tagged=params["tagged"],
+            routing_=neo4j.RoutingControl.READ,
         )
         s = size[0]
         for label, key in (("User", "users"), ("Artist", "artists")):
