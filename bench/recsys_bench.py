@@ -185,6 +185,11 @@ def main() -> None:
     )
     parser.add_argument("--cache", type=Path, default=None, help="tag-embedding cache folder")
     parser.add_argument("--plot", type=Path, default=None, help="PNG of the training curves")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the runs already in --out and replace those of the models fitted now",
+    )
     args = parser.parse_args()
 
     figures: dict[str, Any] = {
@@ -209,6 +214,12 @@ def main() -> None:
         jobs += [(name, factory, args.seeds[0]) for name, factory in ABLATIONS.items()]
     runs: dict[str, list[dict[str, Any]]] = {}
     ablations: dict[str, list[dict[str, Any]]] = {}
+    if args.update and args.out.is_file():
+        before = json.loads(args.out.read_text())
+        refit = {name for name, _, _ in jobs}
+        runs = {n: r for n, r in before.get("runs", {}).items() if n not in refit}
+        ablations = {n: r for n, r in before.get("ablations", {}).items() if n not in refit}
+        figures["updated"] = {"earlier": before.get("measured"), "refitted": sorted(refit)}
     with connect(Neo4jSettings.from_env()) as driver:
         graph = read_knowledge_graph(
             driver, cache=args.cache, held_out_societies=held_out_societies(None) or ()

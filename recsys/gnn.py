@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,9 @@ class HeteroGNN(EmbeddingRecommender):
         without_features: labels whose features are left out (ablations: ``("Artist",)``
             drops the artists' tag text, ``("Track",)`` the tracks' audio factors; they then
             start from learned id embeddings).
+        refit: once the inner split has chosen the number of epochs, train again from the
+            start on every row of ``x`` for that many epochs (instead of only propagating the
+            kept parameters over them): about 1.7 times the training time.
         inner_fraction: share of each user's rows (users with ≥ 10) carved out of ``x`` for
             validation; ``0``: no inner split (trains ``epochs`` on all of ``x`` unless
             ``valid`` is given).
@@ -144,6 +147,7 @@ class HeteroGNN(EmbeddingRecommender):
         cold_offset: float | None = None,
         inner_fraction: float = 0.1,
         without_features: tuple[str, ...] = (),
+        refit: bool = False,
     ) -> None:
         self.conv = conv
         self.dim = dim
@@ -174,6 +178,7 @@ class HeteroGNN(EmbeddingRecommender):
         self.cold_offset = cold_offset
         self.inner_fraction = inner_fraction
         self.without_features = tuple(without_features)
+        self.refit = refit
 
     def config(self) -> TrainConfig:
         """The training configuration these hyper-parameters give."""
@@ -258,10 +263,23 @@ class HeteroGNN(EmbeddingRecommender):
         self.stopped_by_ = self.result_.stopped_by
         self.best_epoch_ = self.result_.best_epoch
         inner_offsets = self._cold_start(g, vpairs, self.result_.train_embeddings)
+        inner = self.result_.train_embeddings
+        history = self.result_.history
+        self.refit_epochs_ = 0
+        if self.refit and infer is not None:
+            # the number of epochs chosen on the inner split, trained again on every row
+            self.refit_epochs_ = self.result_.best_epoch + 1
+            self.result_ = train(
+                full,
+                valid=None,
+                config=replace(self.config(), epochs=self.refit_epochs_),
+                expert=kg.expert_tensors(),
+                track_targets=targets,
+                progress=progress,
+            )
         offsets = inner_offsets
         if infer is not None:  # the offset chosen, the artists cold in all of x get it
             offsets = self._apply_offset(full, self.result_.embeddings)
-        inner = self.result_.train_embeddings
         # the model as validated (a tuple: not part of the saved state)
         self.inner_ = (
             inner["User"][user_pos],
@@ -272,8 +290,9 @@ class HeteroGNN(EmbeddingRecommender):
         self.user_factors_ = self.result_.embeddings["User"][user_pos]
         self.item_factors_ = self.result_.embeddings["Artist"][item_pos]
         self.item_offset_ = offsets[item_pos]
+        # the inner split's curve (what chose the epochs)
         self.history_ = np.array(
-            [[h["epoch"], h["loss"], h["recall"], h["seconds"]] for h in self.result_.history]
+            [[h["epoch"], h["loss"], h["recall"], h["seconds"]] for h in history]
         )
 
     def propagate(self, interactions: sp.spmatrix, friends: sp.spmatrix | None = None) -> None:

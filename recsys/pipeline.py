@@ -75,12 +75,17 @@ __all__ = [
 #: EASE's ridge weights tried on the inner split.
 EASE_L2 = [50.0, 100.0, 200.0, 400.0]
 #: ALS's and BPR's grids, tried on the inner split.
+#: (every best value inside its range on the real data, so the peers are not held back by it)
 ALS_GRID: dict[str, list[Any]] = {
     "factors": [64, 128],
-    "regularization": [1.0, 10.0],
-    "alpha": [1.0, 10.0],
+    "regularization": [3.0, 10.0, 30.0, 100.0],
+    "alpha": [0.3, 1.0, 3.0],
 }
-BPR_GRID: dict[str, list[Any]] = {"factors": [64, 128], "learning_rate": [0.01, 0.05]}
+BPR_GRID: dict[str, list[Any]] = {
+    "factors": [64, 128],
+    "learning_rate": [0.003, 0.01, 0.03],
+    "regularization": [0.001, 0.01, 0.1],
+}
 
 #: The served model's name in the report.
 SERVED = "HeteroGNN"

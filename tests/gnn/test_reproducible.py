@@ -89,3 +89,17 @@ def test_propagating_over_more_rows_serves_them_without_training(tmp_path: Path)
     assert isinstance(loaded, HeteroGNN)
     with pytest.raises(ValueError, match="fitted in this process"):
         loaded.propagate(x)
+
+
+def test_refit_trains_again_on_every_row_for_the_epochs_chosen() -> None:
+    x = _blocks()
+    plain = _model().fit(x)
+    again = _model(refit=True).fit(x)
+    assert plain.refit_epochs_ == 0
+    assert again.refit_epochs_ == again.best_epoch_ + 1 == plain.best_epoch_ + 1
+    np.testing.assert_array_equal(again.history_[:, :3], plain.history_[:, :3])  # inner curve
+    assert not np.allclose(again.user_factors_, plain.user_factors_)
+    # the choice was made as before: the inner model's scores are the same
+    np.testing.assert_array_equal(
+        again.inner_scores(np.arange(5))[0], plain.inner_scores(np.arange(5))[0]
+    )
