@@ -74,6 +74,12 @@ ABLATIONS: dict[str, Callable[[], Recommender]] = {
 }
 
 
+#: Variants of the served model measured beside it (not peers: ``--only`` picks them).
+VARIANTS: dict[str, Callable[[], Recommender]] = {
+    f"{SERVED} (refit)": lambda: default_model(refit=True),
+}
+
+
 class PeakMemory:
     """The peak resident memory of this process while the block runs (sampled every 20 ms)."""
 
@@ -153,7 +159,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             table[name]["epochs"] = [r["epochs"] for r in rows]
             table[name]["stopped_by"] = [r["stopped_by"] for r in rows]
     out: dict[str, Any] = {"models": table}
-    peers = {n: t for n, t in table.items() if n != SERVED and "(member of" not in n}
+    peers = {n: t for n, t in table.items() if not n.startswith(SERVED) and "(member of" not in n}
     if SERVED in table and peers:
         best = max(peers, key=lambda n: float(peers[n]["recall_mean"]))
         s, p = table[SERVED], peers[best]
@@ -207,6 +213,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         figures["threads"] = args.threads
     models = {n: f for n, f in DEFAULT_MODELS.items() if args.only is None or n in args.only}
+    models |= {n: f for n, f in VARIANTS.items() if args.only is not None and n in args.only}
     jobs = [(name, factory, seed) for seed in args.seeds for name, factory in models.items()]
     if args.ablations_only:
         jobs = []
