@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -71,30 +72,24 @@ def synth(
     bulk_only: bool,
 ) -> None:
     """Write synthetic NetEase-shaped data: the API export and neo4j-admin CSVs."""
+    sizes: dict[str, Any] = {
+        "users": users,
+        "tracks": tracks,
+        "artists": artists,
+        "plays": plays,
+        "cultures": cultures,
+        "seed": seed,
+        "playlists": playlists,
+        "friends_per_user": friends_per_user,
+    }
     try:
-        check_sizes(
-            users=users,
-            tracks=tracks,
-            artists=artists,
-            plays=plays,
-            cultures=cultures,
-            seed=seed,
-            playlists=playlists,
-            friends_per_user=friends_per_user,
-        )
+        check_sizes(**sizes)
         check_out_dir(out, overwrite=force, fix="give --force")
     except ConfigError as e:
         raise click.UsageError(str(e)) from e
     s = generate(
         out,
-        users=users,
-        tracks=tracks,
-        artists=artists,
-        plays=plays,
-        cultures=cultures,
-        seed=seed,
-        playlists=playlists,
-        friends_per_user=friends_per_user,
+        **sizes,
         netease_json=not bulk_only,
         overwrite=force,
         progress=True,
