@@ -40,7 +40,7 @@ def standardise(scores: np.ndarray) -> np.ndarray:
         scores: ``(n, m)``; returns ``(n, m)`` float32.
 
     Examples:
-        >>> standardise(np.array([[1.0, 3.0, -np.inf]])).round(3).tolist()
+        >>> standardise(np.array([[1.0, 3.0, -np.inf]])).astype(float).round(3).tolist()
         [[-0.707, 1.414, -0.707]]
     """
     s = np.asarray(scores, dtype=np.float64)
