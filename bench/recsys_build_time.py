@@ -60,9 +60,8 @@ def main() -> None:
         "within_targets": bool(wall <= STEP_TARGET and served <= SERVED_TARGET),
         "peak_rss_mb": peak_mb,
         "fit_seconds": fits,
-        "served": metrics.get("cold_start", {}).get(SERVED, {}),
+        "served": (curve := metrics.get("cold_start", {}).get(SERVED, {})),
     }
-    curve = metrics.get("cold_start", {}).get(SERVED, {})
     if curve.get("epochs"):
         figures["served_fit_seconds_per_epoch"] = served / curve["epochs"]
     recall = {r["model"]: r["recall"] for r in metrics["models"]}

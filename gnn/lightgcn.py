@@ -21,7 +21,7 @@ from torch import Tensor
 from torch_geometric.nn import LightGCN
 from tqdm.auto import tqdm
 
-from gnn.train import recall_at_k
+from gnn.train import recall_at_k, torch_threads
 
 __all__ = ["LightGCNResult", "train_lightgcn"]
 
@@ -108,9 +108,7 @@ def train_lightgcn(
                 f"train_lightgcn: {name} has shape {m.shape}, train {train.shape}; "
                 "give both the same users and items"
             )
-    saved = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return _train(
             train,
             valid,
@@ -126,8 +124,6 @@ def train_lightgcn(
             seed,
             progress,
         )
-    finally:
-        torch.set_num_threads(saved)
 
 
 def _edges(x: sp.spmatrix) -> Tensor:

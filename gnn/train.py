@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,14 @@ from gnn.model import (
 from loaders.errors import ConfigError
 from loaders.files import replacing
 
-__all__ = ["TrainConfig", "TrainResult", "recall_at_k", "track_link_loss", "train"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "recall_at_k",
+    "torch_threads",
+    "track_link_loss",
+    "train",
+]
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,17 @@ class TrainResult:
     stopped_by: str = "epochs"
     train_embeddings: dict[str, np.ndarray] = field(default_factory=dict)
     encode: Callable[[HeteroData], dict[str, np.ndarray]] | None = None
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads, then restore the caller's count."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def recall_at_k(
@@ -274,14 +293,10 @@ def train(
     # training sets its own intra-op threads: at dim 256 with the full-catalogue softmax the
     # matrix products dominate and two threads win on the 2-core CPU (66 s an epoch vs 105 s);
     # small models (dim 64, sampled negatives) ran faster with one (a forward 0.15 s vs 1.7 s)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _train(
             graph, valid, config, expert, track_targets, checkpoint_dir, progress, log, infer
         )
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(
@@ -481,13 +496,8 @@ def _train(
         return {k: v.numpy().astype(np.float32) for k, v in emb.items()}
 
     def encode_over(g: HeteroData) -> dict[str, np.ndarray]:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(config.threads)
-        try:
-            with torch.no_grad():
-                return arrays(finish(encoder(g)()))
-        finally:
-            torch.set_num_threads(threads)
+        with torch_threads(config.threads), torch.no_grad():
+            return arrays(finish(encoder(g)()))
 
     return TrainResult(
         embeddings=arrays(final),

@@ -287,9 +287,7 @@ class HeteroGNN(EmbeddingRecommender):
             inner_offsets[item_pos],
             inner_rows,
         )
-        self.user_factors_ = self.result_.embeddings["User"][user_pos]
-        self.item_factors_ = self.result_.embeddings["Artist"][item_pos]
-        self.item_offset_ = offsets[item_pos]
+        self._serve(self.result_.embeddings, offsets, user_pos, item_pos)
         # the inner split's curve (what chose the epochs)
         self.history_ = np.array(
             [[h["epoch"], h["loss"], h["recall"], h["seconds"]] for h in history]
@@ -318,10 +316,20 @@ class HeteroGNN(EmbeddingRecommender):
         emb = encode(g)
         offsets = self._apply_offset(g, emb)
         self.result_.embeddings = emb
+        self._serve(emb, offsets, user_pos, item_pos)
+        self.use_history(x)
+
+    def _serve(
+        self,
+        emb: dict[str, np.ndarray],
+        offsets: np.ndarray,
+        user_pos: np.ndarray,
+        item_pos: np.ndarray,
+    ) -> None:
+        """Answer from ``emb``: the matrix's users and artists, in its row and column order."""
         self.user_factors_ = emb["User"][user_pos]
         self.item_factors_ = emb["Artist"][item_pos]
         self.item_offset_ = offsets[item_pos]
-        self.use_history(x)
 
     def _message_relations(self, kg: KnowledgeGraph) -> frozenset[str] | None:
         """The relation types that pass messages: ``relations`` less the Track targets."""
