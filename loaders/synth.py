@@ -36,8 +36,9 @@ tracks, artists and playlists, as ingestion names NetEase ids.
 ``playlists.csv``         ``id:ID(Playlist),name,owner,:LABEL``
 ``cultures.csv``          ``id:ID(Culture),name,level,source,:LABEL``
 ``functions.csv``         ``id:ID(Function),name,:LABEL``
-``listened.csv``          ``:START_ID(User),:END_ID(Track),weight:long,:TYPE`` (``LISTENED``;
-                          ``weight`` = the user's plays of the track)
+``listened.csv``          ``:START_ID(User),:END_ID(Artist),weight:long,:TYPE`` (``LISTENED``;
+                          ``weight`` = the user's plays of the artist's tracks: the graph's
+                          ``LISTENED`` joins users to artists, as Last.fm's play counts do)
 ``friend.csv``            ``:START_ID(User),:END_ID(User),:TYPE`` (``FRIEND``, both directions)
 ``collected.csv``         ``:START_ID(User),:END_ID(Track),:TYPE`` (``COLLECTED``: the user
                           created or subscribed to a playlist holding the track)
@@ -50,7 +51,9 @@ tracks, artists and playlists, as ingestion names NetEase ids.
 ========================  ==========================================================================
 
 Beside them: ``factors.npy`` (float32, ``(tracks, 48)``, row *i* = track ``netease:<i+1>``,
-columns z_c | z_s | z_a; the CSV holds them rounded to 4 decimals) and ``synth.json`` (the
+columns z_c | z_s | z_a; the CSV holds them rounded to 4 decimals), ``plays.npy`` (int64,
+``(tracks,)``, the play events of each track, which ``LISTENED`` sums per artist) and
+``synth.json`` (the
 parameters, the constants below and the counts), written last: a folder without it is incomplete.
 ``CO_COLLECTED`` is derived, not generated: :func:`kg.cocollection.co_collection_weights` over the
 collections.
@@ -177,8 +180,9 @@ _S_PLAYS, _S_PLAYLISTS, _S_PLAYLIST_TRACKS, _S_SUBSCRIPTIONS, _S_FRIENDS = 6, 7,
 _JSON_DIRS = ("user_playlist", "playlist_detail", "song_detail")
 _BULK = "bulk"
 _FACTORS = "factors.npy"
+_PLAYS = "plays.npy"
 _MANIFEST = "synth.json"
-_OUTPUTS = (*_JSON_DIRS, _BULK, _FACTORS, _MANIFEST)
+_OUTPUTS = (*_JSON_DIRS, _BULK, _FACTORS, _PLAYS, _MANIFEST)
 #: The counts of :class:`SynthSummary` that ``synth.json`` records.
 _COUNTS = (
     "users", "tracks", "artists", "albums", "playlists", "societies", "regions", "world_regions",
@@ -211,7 +215,7 @@ def _rel(src: str, dst: str, *props: str) -> tuple[str, ...]:
 
 
 _REL_FILES: dict[str, tuple[str, ...]] = {
-    "listened": _rel("User", "Track", "weight:long"),
+    "listened": _rel("User", "Artist", "weight:long"),
     "friend": _rel("User", "User"),
     "collected": _rel("User", "Track"),
     "in_playlist": _rel("Track", "Playlist"),
@@ -232,7 +236,7 @@ class SynthSummary:
         users, tracks, artists, albums, playlists: node counts.
         societies, regions, world_regions: the culture tree's levels (world regions are the
             taste clusters).
-        plays: play events; ``listened`` the distinct (user, track) rows they make.
+        plays: play events; ``listened`` the distinct (user, artist) rows they make.
         playlist_tracks: (playlist, track) rows; ``subscriptions`` (user, playlist) ones.
         collections: distinct (user, track) pairs of ``COLLECTED``.
         friendships: undirected ties (``friend.csv`` holds both directions of each).
@@ -241,6 +245,8 @@ class SynthSummary:
         bulk: ``neo4j-admin`` CSV files by name (``"users"``, ``"listened"``, …).
         factors: ``factors.npy``. Shapes: ``(tracks, 3 * FACTOR_DIM)``.
         manifest: ``synth.json``.
+        track_plays: ``plays.npy``, the play events per track (``LISTENED`` sums them per
+            artist). Shapes: ``(tracks,)`` int64.
     """
 
     out_dir: Path
@@ -264,6 +270,7 @@ class SynthSummary:
     bulk: dict[str, Path]
     factors: Path
     manifest: Path
+    track_plays: Path | None = None
 
     def import_command(self, database: str = "neo4j") -> list[str]:
         """The ``neo4j-admin`` command line that imports ``bulk/`` into an empty ``database``.
@@ -409,8 +416,8 @@ def generate(
 
     Args:
         out_dir: the folder; created if missing. With ``overwrite``, what an earlier run wrote
-            there (the export folders, ``bulk/``, ``factors.npy``, ``synth.json``) is removed
-            first and anything else is left.
+            there (the export folders, ``bulk/``, ``factors.npy``, ``plays.npy``,
+            ``synth.json``) is removed first and anything else is left.
         users, tracks, artists: node counts (``artists <= tracks``).
         plays: play events (``>= users``: every user plays at least once).
         cultures: societies of the culture tree.
@@ -639,7 +646,7 @@ class _Generator:
         user_cluster = rng.choice(worlds, users, p=catalogue.mass / catalogue.mass.sum())
         activity = _at_least_one(users, plays, USER_EXPONENT, rng)
         self._users(user_cluster)
-        listened = self._plays(catalogue, user_cluster, activity, tracks)
+        listened = self._plays(catalogue, user_cluster, activity, track_artist, artists)
 
         # Playlists (ids in owner order, so each user's own are consecutive) and subscriptions.
         rng = _rng(seed, _S_PLAYLISTS)
@@ -676,6 +683,7 @@ class _Generator:
             bulk={n: self.files[n] for n in (*_NODE_FILES, *_REL_FILES)},
             factors=self.out / _FACTORS,
             manifest=self.out / _MANIFEST,
+            track_plays=self.out / _PLAYS,
         )
         self._manifest(summary)
         return summary
@@ -812,28 +820,41 @@ class _Generator:
     # -- relationships --------------------------------------------------------------------------
 
     def _plays(
-        self, catalogue: _Catalogue, user_cluster: np.ndarray, activity: np.ndarray, tracks: int
+        self,
+        catalogue: _Catalogue,
+        user_cluster: np.ndarray,
+        activity: np.ndarray,
+        track_artist: np.ndarray,
+        artists: int,
     ) -> int:
-        """Play events user by user, aggregated per (user, track): a user's plays share a chunk."""
+        """Play events user by user, aggregated per (user, artist): a user's plays share a chunk.
+
+        The graph's ``LISTENED`` joins users to artists (docs/schema.md), so a play counts
+        towards the artist of its track; the plays per track go to ``plays.npy``.
+        """
         self.bar.set_description("synth plays")
         rows = 0
+        per_track = np.zeros(len(track_artist), dtype=np.int64)
         with self._open("listened") as fh:
             for k, (a, b) in enumerate(_chunks(activity, _PLAYS_PER_CHUNK)):
                 rng = _rng(self.seed, _S_PLAYS, k)
                 user = np.repeat(np.arange(a, b, dtype=np.int64), activity[a:b])
                 track = catalogue.draw(rng, user_cluster[user], PLAY_IN_CLUSTER)
-                keys, counts = np.unique(user * tracks + track, return_counts=True)
+                per_track += np.bincount(track, minlength=len(per_track))
+                artist = track_artist[track].astype(np.int64)
+                keys, counts = np.unique(user * artists + artist, return_counts=True)
                 _write(
                     fh,
                     {
-                        "u": _ids(keys // tracks),
-                        "t": _ids(keys % tracks),
+                        "u": _ids(keys // artists),
+                        "a": _ids(keys % artists),
                         "w": counts,
                         "T": "LISTENED",
                     },
                 )
                 rows += len(keys)
                 self.bar.update(len(user))
+        np.save(self.out / _PLAYS, per_track)
         return rows
 
     def _playlist_tracks(
@@ -1048,6 +1069,7 @@ class _Generator:
             "netease": None if s.netease is None else ".",
             "bulk": {name: rel(path) for name, path in s.bulk.items()},
             "factors": rel(s.factors),
+            "track_plays": None if s.track_plays is None else rel(s.track_plays),
         }
         _dump(s.manifest, manifest, indent=2)
 

@@ -73,14 +73,21 @@ def track_clusters(s: SynthSummary) -> pd.Series:
 def test_same_seed_gives_identical_files(data: SynthSummary, tmp_path: Path) -> None:
     again = generate(tmp_path / "again", seed=7, **SIZES)
     first, second = digests(data.out_dir), digests(again.out_dir)
-    assert len(first) == 200 + 200 + 1 + 14 + 2  # user and playlist files, songs, CSVs, npy+json
+    # user and playlist files, songs, CSVs, factors.npy + plays.npy + synth.json
+    assert len(first) == 200 + 200 + 1 + 14 + 3
     assert first == second
 
 
 def test_another_seed_gives_other_files(data: SynthSummary, tmp_path: Path) -> None:
     other = digests(generate(tmp_path / "other", seed=8, **SIZES).out_dir)
     first = digests(data.out_dir)
-    for name in ("bulk/listened.csv", "bulk/tracks.csv", "bulk/friend.csv", "factors.npy"):
+    for name in (
+        "bulk/listened.csv",
+        "bulk/tracks.csv",
+        "bulk/friend.csv",
+        "factors.npy",
+        "plays.npy",
+    ):
         assert first[name] != other[name], name
 
 
@@ -116,10 +123,20 @@ def test_every_reference_exists(data: SynthSummary) -> None:
 def test_counts_add_up(data: SynthSummary) -> None:
     listened = read(data, "listened")
     weight = listened["weight:long"].astype(int)
-    assert weight.sum() == data.plays == 20_000  # every play event, aggregated per (user, track)
+    assert weight.sum() == data.plays == 20_000  # every play event, aggregated per (user, artist)
     assert len(listened) == data.listened
     assert set(listened[":START_ID(User)"]) == set(read(data, "users")["id:ID(User)"])
     performed = read(data, "performed_by")
+    # LISTENED is what plays.npy makes when each track's plays go to its artist
+    assert data.track_plays is not None
+    per_track = np.load(data.track_plays)
+    assert per_track.dtype == np.int64 and per_track.shape == (500,)
+    artist_of = dict(zip(performed[":START_ID(Track)"], performed[":END_ID(Artist)"], strict=True))
+    by_artist = pd.Series(per_track, index=[artist_of[f"netease:{t + 1}"] for t in range(500)])
+    expected = by_artist.groupby(level=0).sum()
+    expected = expected[expected > 0].sort_index()
+    got = weight.groupby(listened[":END_ID(Artist)"]).sum().sort_index()
+    pd.testing.assert_series_equal(got, expected, check_names=False, check_dtype=False)
     assert performed[":START_ID(Track)"].is_unique and len(performed) == 500  # one artist each
     assert performed[":END_ID(Artist)"].nunique() == 60  # every artist has a track
     assert read(data, "from_culture")[":START_ID(Track)"].is_unique
@@ -158,11 +175,9 @@ def test_factors_are_float32_and_cluster_by_culture(data: SynthSummary) -> None:
 
 
 def track_play_counts(s: SynthSummary) -> np.ndarray:
-    listened = read(s, "listened")
-    per_track = listened["weight:long"].astype(int).groupby(listened[":END_ID(Track)"]).sum()
-    counts = np.zeros(s.tracks)
-    counts[: len(per_track)] = np.sort(per_track.to_numpy())[::-1]
-    return counts
+    """Plays per track, most played first (``plays.npy``; LISTENED sums them per artist)."""
+    assert s.track_plays is not None
+    return np.sort(np.load(s.track_plays))[::-1].astype(np.float64)
 
 
 def test_top_percent_of_tracks_holds_a_zipf_share_of_plays(data: SynthSummary) -> None:
