@@ -272,6 +272,24 @@ RETURN type(r) AS type, count(*) AS n
 
 COUNT_SOCIETIES = "MATCH (c:Culture {level: 'society'}) RETURN count(c) AS n"
 
+# --- bulk import (kg/bulk.py) ---------------------------------------------------------------------
+
+#: Every node and relationship, answered from the count store (O(1)): is a database empty?
+COUNT_ALL = """
+CALL () { MATCH (n) RETURN count(n) AS nodes }
+CALL () { MATCH ()-[r]->() RETURN count(r) AS relationships }
+RETURN nodes, relationships
+"""
+
+#: Societies that do not reach a world region through one region, as kg/culture.py builds them.
+CULTURE_TREE_GAPS = """
+MATCH (s:Culture {level: 'society'})
+WHERE NOT EXISTS {
+  (s)-[:PART_OF]->(:Culture {level: 'region'})-[:PART_OF]->(:Culture {level: 'world_region'})
+}
+RETURN count(s) AS n
+"""
+
 EXPORT_NODES = """
 MATCH (n)
 WHERE $labels IS NULL OR any(l IN labels(n) WHERE l IN $labels)

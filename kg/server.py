@@ -41,7 +41,8 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -548,6 +549,78 @@ class Neo4jServer:
                 if text:
                     parts.append(f"--- {path} (last lines)\n{_tail(text)}")
         return "\n".join(parts) or f"(no log output in {self.logs_dir})"
+
+    # -- the admin tool ------------------------------------------------------------------------
+
+    def run_admin(
+        self,
+        args: Sequence[str],
+        *,
+        heap: str = "1g",
+        echo: Callable[[str], None] | None = None,
+    ) -> str:
+        """Run ``neo4j-admin`` from the installed jars (:data:`ADMIN_TOOL`) against this home.
+
+        The same ``conf/neo4j.conf`` as :meth:`start` is written first, so the tool finds this
+        home's data folder. Commands that write a database (``database import full``) need the
+        server stopped: Neo4j Community locks the store while it runs.
+
+        Args:
+            args: the arguments after ``neo4j-admin`` (``["database", "import", "full", …]``).
+            heap: the tool's JVM heap (``-Xmx``); the import's caches live off-heap.
+            echo: called with each line the tool prints (its progress), as it prints it.
+
+        Returns:
+            What the tool printed (standard output and error together).
+
+        Raises:
+            DatabaseError: Neo4j is not installed, Java is missing or too old, or the tool exits
+                with a non-zero status (the message ends with the tail of its output).
+
+        Examples:
+            >>> server.run_admin(["database", "info", "neo4j"])  # doctest: +SKIP
+        """
+        if not self.is_installed():
+            raise DatabaseError(
+                f"Neo4j {NEO4J_VERSION} is not installed in {self.settings.lib}; "
+                "run `soundbridge neo4j install` first"
+            )
+        java = _find_java()
+        self._make_folders()
+        self._write_conf()
+        cmd = [java, f"-Xmx{heap}", *_JVM_OPTIONS, "-cp", f"{self.settings.lib}/*", ADMIN_TOOL]
+        cmd += list(args)
+        env = dict(os.environ, NEO4J_HOME=str(self.home), NEO4J_CONF=str(self.conf_dir))
+        lines: list[str] = []
+        tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=self.home,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                umask=_UMASK,
+            )
+        except OSError as e:
+            raise DatabaseError(f"cannot run {java}: {e}") from e
+        with proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                lines.append(line)
+                tail.append(line)
+                if echo is not None:
+                    echo(line)
+        if proc.returncode != 0:
+            shown = " ".join(a for a in args if not a.startswith("--"))
+            raise DatabaseError(
+                f"neo4j-admin {shown} failed for {self.home} (exit {proc.returncode}):\n"
+                + "\n".join(tail)
+            )
+        return "\n".join(lines)
 
     # -- stop / status -----------------------------------------------------------------------
 

@@ -110,7 +110,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from loaders.errors import ConfigError
+from loaders.errors import ConfigError, DataError
 
 __all__ = [
     "ARTIST_EXPONENT",
@@ -122,6 +122,7 @@ __all__ = [
     "check_out_dir",
     "check_sizes",
     "generate",
+    "read_summary",
     "zipf_top_share",
 ]
 
@@ -310,6 +311,64 @@ def zipf_top_share(n: int, exponent: float, fraction: float) -> float:
     """
     top = max(1, int(n * fraction))
     return float(zipf_weights(n, exponent)[:top].sum())
+
+
+def read_summary(out_dir: str | os.PathLike[str]) -> SynthSummary:
+    """The :class:`SynthSummary` of a finished :func:`generate` run, read from its ``synth.json``.
+
+    Args:
+        out_dir: the folder :func:`generate` (``soundbridge synth --out``) wrote.
+
+    Returns:
+        The summary, its paths inside ``out_dir``, every ``bulk/`` CSV checked to exist.
+
+    Raises:
+        DataError: ``out_dir`` is not a folder, has no ``synth.json`` (not a finished run), or
+            lacks a CSV the manifest lists; the message says how to write it again.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = generate(d, users=20, tracks=50, artists=10, plays=200, cultures=20, seed=1)
+        ...     read_summary(d).import_command()[4].endswith("users.csv")
+        True
+    """
+    out = Path(out_dir)
+    again = f"write it with `soundbridge synth --out {out} --force …`"
+    if not out.is_dir():
+        raise DataError(
+            out, f"no such folder; give the --out folder of `soundbridge synth` ({again})"
+        )
+    manifest = out / _MANIFEST
+    try:
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+        counts = {name: int(raw["counts"][name]) for name in _COUNTS}
+        bulk = {str(name): out / str(rel) for name, rel in raw["bulk"].items()}
+        seed, factors = int(raw["seed"]), out / str(raw["factors"])
+        plays = raw.get("track_plays")
+    except FileNotFoundError as e:
+        raise DataError(
+            manifest,
+            f"missing: {out} is not a finished synthetic dataset (synth.json is written last); "
+            + again,
+        ) from e
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(manifest, f"unreadable ({e}); {again}") from e
+    for name, path in bulk.items():
+        if not path.is_file():
+            raise DataError(
+                path, f"missing: the bulk CSV of {name!r} that synth.json lists; {again}"
+            )
+    return SynthSummary(
+        out_dir=out,
+        seed=seed,
+        **counts,
+        netease=None if raw.get("netease") is None else out,
+        bulk=bulk,
+        factors=factors,
+        manifest=manifest,
+        track_plays=None if plays is None else out / str(plays),
+    )
 
 
 def check_sizes(

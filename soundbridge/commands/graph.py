@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
+from kg.bulk import BulkSummary, bulk_ingest
 from kg.config import Neo4jSettings
 from kg.connection import connect
 from kg.cypher import format_table, run_read
 from kg.ingest import SOURCES, IngestSummary, ingest, require_sources
+from kg.server import Neo4jServer
 
-__all__ = ["cypher", "ingest_cmd", "print_summary"]
+__all__ = ["cypher", "ingest_cmd", "print_bulk_summary", "print_summary"]
 
 
 def print_summary(summary: IngestSummary) -> None:
@@ -36,6 +38,52 @@ def print_summary(summary: IngestSummary) -> None:
     for rel, n in summary.counts.relationships.items():
         echo(f"  {rel:<40} {n:>9,}")
     for note in summary.notes:
+        echo(f"note: {note}")
+
+
+def bulk_figures(s: BulkSummary) -> dict[str, object]:
+    """The figures of a bulk import, as ``--json`` prints them."""
+    return {
+        "folder": str(s.folder),
+        "database": s.database,
+        "imported": s.imported,
+        "import_seconds": round(s.import_seconds, 3),
+        "import_relationships_per_second": round(s.import_rate),
+        "restart_seconds": round(s.restart_seconds, 3),
+        "derived": s.derived,
+        "derive_seconds": round(s.derive_seconds, 3),
+        "derive_relationships_per_second": round(s.derive_rate),
+        "nodes": s.counts.nodes,
+        "relationships": s.counts.relationships,
+        "notes": s.notes,
+        "total_seconds": round(s.total_seconds, 3),
+    }
+
+
+def print_bulk_summary(s: BulkSummary) -> None:
+    """Print what a bulk import wrote, how fast, and what the graph now holds."""
+    echo = click.echo
+    imported = s.imported
+    echo(
+        f"imported {s.folder} into {s.database!r}: {imported.get('nodes', 0):,} nodes, "
+        f"{imported.get('relationships', 0):,} relationships in {s.import_seconds:.1f}s "
+        f"({s.import_rate:,.0f} relationships/s; server stop and start {s.restart_seconds:.1f}s)"
+    )
+    echo(
+        f"derived {sum(s.derived.values()):,} relationships in {s.derive_seconds:.1f}s "
+        f"({s.derive_rate:,.0f}/s): " + ", ".join(f"{kind} {n:,}" for kind, n in s.derived.items())
+    )
+    echo(
+        f"total {s.total_seconds:.1f}s; the graph holds {s.counts.total_nodes:,} nodes and "
+        f"{s.counts.total_relationships:,} relationships"
+    )
+    echo("nodes:")
+    for label, n in s.counts.nodes.items():
+        echo(f"  {label:<12} {n:>11,}")
+    echo("relationships:")
+    for rel, n in s.counts.relationships.items():
+        echo(f"  {rel:<40} {n:>11,}")
+    for note in s.notes:
         echo(f"note: {note}")
 
 
@@ -67,15 +115,43 @@ def print_summary(summary: IngestSummary) -> None:
     show_default=True,
     help="Rows per transaction.",
 )
+@click.option(
+    "--bulk",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Fill an EMPTY database from the neo4j-admin CSVs of a `soundbridge synth --out` "
+    "folder: stops soundbridge's server, imports, starts it, derives CO_COLLECTED.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ingest_cmd(
     data: Path | None,
     sources: tuple[str, ...],
     netease: Path | None,
     batch_size: int,
+    bulk: Path | None,
     as_json: bool,
 ) -> None:
-    """Load every dataset present into Neo4j (idempotent: run it again safely)."""
+    """Load every dataset present into Neo4j (idempotent: run it again safely).
+
+    With --bulk DIR, fill an empty database from a synthetic folder with neo4j-admin instead.
+    """
+    if bulk is not None:
+        if data is not None or sources or netease is not None:
+            raise click.UsageError(
+                "--bulk imports one synthetic folder; leave out --data, --source and --netease"
+            )
+        done = bulk_ingest(
+            Neo4jServer(Neo4jSettings.from_env()),
+            bulk,
+            batch_size=batch_size,
+            progress=None if not as_json else False,
+            log=None if as_json else lambda m: click.echo(m, err=True),
+        )
+        if as_json:
+            click.echo(json.dumps(bulk_figures(done), indent=2))
+        else:
+            print_bulk_summary(done)
+        return
     # A data folder without any dataset is refused before a server is needed.
     require_sources(data, sources=list(sources) or None, netease_path=netease)
     settings = Neo4jSettings.from_env()
