@@ -50,11 +50,11 @@ from tqdm.auto import tqdm
 
 from gnn.graph import FRIEND, LISTENED
 from gnn.model import (
+    Adjacency,
     EdgeType,
     HeteroLightGCN,
     HeteroSAGE,
     degrees,
-    normalised_adjacency,
     sampled_adjacency,
 )
 from loaders.errors import ConfigError
@@ -326,7 +326,7 @@ def _train(
         """The forward pass of ``model`` over ``g``'s edges (its adjacency computed once)."""
         if config.conv == "light":
             adj = {
-                e: normalised_adjacency(g[e].edge_index, g[e[0]].num_nodes, g[e[2]].num_nodes)
+                e: Adjacency.normalised(g[e].edge_index, g[e[0]].num_nodes, g[e[2]].num_nodes)
                 for e in edge_types
             }
             return lambda: model(adj, x)

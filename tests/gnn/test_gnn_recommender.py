@@ -9,7 +9,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn.graph import CO_COLLECTED, LISTENED, training_graph
-from gnn.model import HeteroLightGCN, normalised_adjacency, propagate
+from gnn.model import Adjacency, HeteroLightGCN, normalised_adjacency, propagate
 from gnn.train import TrainConfig, recall_at_k, train
 from kg.export import IdMap
 from loaders.errors import ConfigError
@@ -59,6 +59,24 @@ def test_propagation_sums_weighted_neighbours() -> None:
     adj = normalised_adjacency(torch.tensor([[0, 1], [0, 0]]), 2, 1)
     out = propagate(torch.tensor([[1.0, 0.0], [0.0, 2.0]]), adj, 1)
     torch.testing.assert_close(out, torch.tensor([[2**-0.5, 2 * 2**-0.5]]))
+
+
+def test_sparse_adjacency_passes_and_differentiates_as_gather_and_add() -> None:
+    # a random relation with repeated edges: the CSR product (whole-graph passes) and the
+    # gather + index_add triple (sampled sub-graphs) give the same messages and gradients
+    g = torch.Generator().manual_seed(0)
+    ei = torch.stack(
+        [torch.randint(0, 30, (200,), generator=g), torch.randint(0, 20, (200,), generator=g)]
+    )
+    ei = torch.cat([ei, ei[:, :10]], 1)  # duplicates add up
+    triple = normalised_adjacency(ei, 30, 20)
+    adj = Adjacency.normalised(ei, 30, 20)
+    h = torch.randn(30, 4, generator=g, requires_grad=True)
+    weights = torch.randn(20, 4, generator=g)
+    (a,) = torch.autograd.grad((propagate(h, triple, 20) * weights).sum(), h)
+    (b,) = torch.autograd.grad((propagate(h, adj, 20) * weights).sum(), h)
+    torch.testing.assert_close(propagate(h, adj, 20), propagate(h, triple, 20))
+    torch.testing.assert_close(b, a)
 
 
 def _toy_graph() -> tuple[HeteroData, IdMap]:
