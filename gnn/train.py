@@ -30,6 +30,10 @@ or other track), so that track embeddings are learned from their own edges and n
 by the Last.fm loss.
 Validation Recall@20 (training artists excluded, whole-graph embeddings) after every epoch drives
 early stopping; the best state is checkpointed to ``checkpoint_dir/best.pt``.
+
+On several processes (``replicas``, :mod:`gnn.distributed`), each takes its share of every
+step's batch and of each auxiliary term, and the gradients are averaged: the same steps as one
+process, divided among them (full-graph sampler only).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
+from gnn.distributed import Replicas, current
 from gnn.graph import FRIEND, LISTENED
 from gnn.model import (
     Adjacency,
@@ -259,6 +264,7 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     infer: HeteroData | None = None,
+    replicas: Replicas | None = None,
 ) -> TrainResult:
     """Train an encoder on ``graph`` and keep the state with the best validation Recall@20.
 
@@ -277,6 +283,9 @@ def train(
         infer: a graph with the same nodes whose edges give the final embeddings (e.g. the
             training graph plus the validation pairs, once they have chosen the epoch): the
             learned parameters are propagated over it. ``None``: over ``graph``.
+        replicas: this process's place among data-parallel replicas (:mod:`gnn.distributed`:
+            every replica calls ``train`` with the same arguments); ``None``: those of the
+            enclosing :func:`gnn.distributed.data_parallel` block, else this process alone.
 
     Training is bounded by ``config.epochs`` and early stopping (``config.patience`` epochs
     without a better validation Recall@20); with the same seed and thread count it gives the
@@ -284,18 +293,39 @@ def train(
 
     Raises:
         ConfigError: for an unknown ``conv``, ``loss`` or ``sampler``, or a neighbour sampler
-            without PyG's sampling backend.
+            without PyG's sampling backend; on several replicas, for the neighbour sampler, a
+            batch smaller than the replicas, or replicas whose graphs differ.
     """
     if config.conv not in ("light", "sage") or config.loss not in ("softmax", "bpr"):
         raise ConfigError(f"unknown conv {config.conv!r} or loss {config.loss!r}")
     if config.sampler not in ("full", "neighbor"):
         raise ConfigError(f"unknown sampler {config.sampler!r}; use 'full' or 'neighbor'")
+    replicas = replicas or current() or Replicas()
+    if replicas.world > 1 and config.sampler != "full":
+        raise ConfigError(
+            f"the {config.sampler!r} sampler runs in one process only; train on several "
+            "processes with sampler='full'"
+        )
+    if replicas.world > config.batch_size:
+        raise ConfigError(
+            f"batch_size {config.batch_size} is smaller than the {replicas.world} replicas; "
+            "give every replica at least one pair a step"
+        )
     # training sets its own intra-op threads: at dim 256 with the full-catalogue softmax the
     # matrix products dominate and two threads win on the 2-core CPU (66 s an epoch vs 105 s);
     # small models (dim 64, sampled negatives) ran faster with one (a forward 0.15 s vs 1.7 s)
     with torch_threads(config.threads):
         return _train(
-            graph, valid, config, expert, track_targets, checkpoint_dir, progress, log, infer
+            graph,
+            valid,
+            config,
+            expert,
+            track_targets,
+            checkpoint_dir,
+            progress,
+            log,
+            infer,
+            replicas,
         )
 
 
@@ -309,9 +339,11 @@ def _train(
     progress: bool,
     log: Callable[[str], None] | None,
     infer: HeteroData | None,
+    replicas: Replicas,
 ) -> TrainResult:
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    log = log if replicas.writes else None
     start = time.perf_counter()
 
     x = {k: graph[k].x for k in graph.node_types if "x" in graph[k]}
@@ -337,6 +369,7 @@ def _train(
     if config.conv == "sage":
         with torch.no_grad():
             encode()  # initialise the lazy SAGE layers before the optimiser sees them
+    replicas.align(model)
 
     def finish(h: dict[str, Tensor]) -> dict[str, Tensor]:
         if config.loss == "softmax":
@@ -352,13 +385,24 @@ def _train(
         # messages)
         friends, expert, track_targets = None, None, None
         batches = _NeighborBatches(graph, model, config, x)
+    # the replicas shard the same pairs: a replica that read other data would train on garbage
+    replicas.check_same(
+        "training graph (nodes, edges, LISTENED pairs and their sum, validation pairs)",
+        [
+            sum(graph[t].num_nodes for t in graph.node_types),
+            sum(graph[e].edge_index.shape[1] for e in edge_types),
+            pairs.shape[1],
+            int(pairs.sum()),
+            -1 if valid is None else valid.shape[1],
+        ],
+    )
     n_users = graph["User"].num_nodes
     n_tracks = graph["Track"].num_nodes if "Track" in graph.node_types else 0
     steps = max(1, pairs.shape[1] // config.batch_size)
     best, best_epoch, best_state, bad = -1.0, -1, None, 0
     stopped_by = "epochs"
     history: list[dict[str, float]] = []
-    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    ckpt = Path(checkpoint_dir) if checkpoint_dir and replicas.writes else None
     if ckpt:
         ckpt.mkdir(parents=True, exist_ok=True)
         (ckpt / "config.json").write_text(json.dumps(asdict(config)))
@@ -381,15 +425,23 @@ def _train(
         for s in range(steps):
             yield encode(), pairs[:, perm[s * config.batch_size : (s + 1) * config.batch_size]]
 
-    bar = tqdm(range(config.epochs), disable=not progress, desc=f"gnn[{config.conv}]")
+    bar = tqdm(
+        range(config.epochs),
+        disable=not progress or not replicas.writes,
+        desc=f"gnn[{config.conv}]",
+    )
+    own, mean = replicas.own, replicas.mean
     for epoch in bar:
         model.train()
         total, steps_done, track_total = 0.0, 0, 0.0
         it = batches() if config.sampler == "neighbor" else full_batches()
-        for s, (raw, b) in enumerate(it):
+        for s, (raw, batch) in enumerate(it):
             # h: every label's embeddings (of the whole graph, or of the batch's sub-graph);
-            # b: (2, B) rows of the batch's (user, artist) pairs into h
+            # batch: (2, B) rows of the batch's (user, artist) pairs into h, b: this replica's
+            # share of them (all of them in one process). Every draw is made for the whole
+            # batch, as in one process, and shared out the same way.
             h = finish(raw)
+            b = own(batch)
             u, a = h["User"][b[0]], h["Artist"]
             n_items = a.shape[0]  # the catalogue, or the artists of the sub-graph
             if config.loss == "softmax" and config.negatives > 0:
@@ -402,54 +454,70 @@ def _train(
             elif config.loss == "softmax":
                 loss = nn.functional.cross_entropy(u @ a.T / config.tau, b[1])
             else:
-                neg = torch.from_numpy(rng.integers(0, n_items, b.shape[1]))
+                neg = own(torch.from_numpy(rng.integers(0, n_items, batch.shape[1])))
                 loss = _bpr((u * a[b[1]]).sum(1), (u * a[neg]).sum(1))
+            loss = mean(loss, batch.shape[1])
             if friends is not None and config.friend_weight > 0:
-                f = friends[:, torch.from_numpy(rng.integers(0, friends.shape[1], b.shape[1]))]
+                f = friends[:, torch.from_numpy(rng.integers(0, friends.shape[1], batch.shape[1]))]
                 fu = h["User"]
-                neg = torch.from_numpy(rng.integers(0, n_users, f.shape[1]))
-                loss = loss + config.friend_weight * _bpr(
-                    (fu[f[0]] * fu[f[1]]).sum(1) / config.tau,
-                    (fu[f[0]] * fu[neg]).sum(1) / config.tau,
+                neg = own(torch.from_numpy(rng.integers(0, n_users, f.shape[1])))
+                n_f, f = f.shape[1], own(f)
+                loss = loss + config.friend_weight * mean(
+                    _bpr(
+                        (fu[f[0]] * fu[f[1]]).sum(1) / config.tau,
+                        (fu[f[0]] * fu[neg]).sum(1) / config.tau,
+                    ),
+                    n_f,
                 )
             if expert is not None and len(expert[0]) and config.expert_weight > 0:
                 src, dst, must = expert
                 t = h["Track"]
                 rand = torch.from_numpy(rng.integers(0, n_tracks, len(src)))
+                n_c = len(src)
+                src, dst, must, rand = own(src), own(dst), own(must), own(rand)
                 s_pair = (t[src] * t[dst]).sum(1) / config.tau
                 s_rand = (t[src] * t[rand]).sum(1) / config.tau
                 # must-link: the partner beats a random track; cannot-link: a random track beats it
                 sign = must.float() * 2 - 1
-                loss = (
-                    loss
-                    + config.expert_weight
-                    * nn.functional.softplus(-sign * (s_pair - s_rand)).mean()
+                loss = loss + config.expert_weight * mean(
+                    nn.functional.softplus(-sign * (s_pair - s_rand)).mean(), n_c
                 )
             if track_targets and config.track_weight > 0:
                 # at most a batch of each relation's edges a step: the SIMILAR_* relations hold
                 # ~20k edges, each scored against every track
-                tl = track_link_loss(h, draw_targets(track_targets), config.tau)
+                drawn = draw_targets(track_targets)
+                if replicas.world == 1:
+                    tl = track_link_loss(h, drawn, config.tau)
+                else:  # each relation's mean weighed by its own share
+                    tl = torch.stack(
+                        [
+                            mean(track_link_loss(h, {e: own(p)}, config.tau), p.shape[1])
+                            for e, p in drawn.items()
+                        ]
+                    ).mean()
                 loss = loss + config.track_weight * tl
                 track_total += tl.detach().item()
             opt.zero_grad()
             loss.backward()
+            replicas.average_gradients(model.parameters())
             opt.step()
             total += loss.detach().item()
             steps_done = s + 1
         model.eval()
-        with torch.no_grad():
-            h = finish(encode())
-            # without validation pairs every epoch "improves": the last state is kept
-            rec = (
-                recall_at_k(h["User"], h["Artist"], pairs, valid)
-                if valid is not None
-                else float(epoch)
-            )
+        # without validation pairs every epoch "improves": the last state is kept
+        rec = float(epoch)
+        if valid is not None and replicas.writes:  # replica 0 validates for every replica
+            with torch.no_grad():
+                h = finish(encode())
+                rec = recall_at_k(h["User"], h["Artist"], pairs, valid)
+        # every replica takes replica 0's recall and clock: the same decisions below
+        rec, now = replicas.agree([rec, time.perf_counter() - start])
+        total, track_total = replicas.average([total, track_total])
         row = {
             "epoch": epoch,
             "loss": total / max(1, steps_done),
             "recall": rec,
-            "seconds": time.perf_counter() - start,
+            "seconds": now,
         }
         if track_targets and config.track_weight > 0:
             row["track_loss"] = track_total / max(1, steps_done)
@@ -466,7 +534,7 @@ def _train(
         else:
             bad += 1
         # stop before an epoch that would end past the time budget (the last one's length)
-        elapsed = time.perf_counter() - start
+        (elapsed,) = replicas.agree([time.perf_counter() - start])
         last = elapsed - (history[-2]["seconds"] if len(history) > 1 else 0.0)
         if bad >= config.patience:
             stopped_by = "patience"
@@ -478,7 +546,8 @@ def _train(
                 f"{epoch + 1} of {config.epochs} epochs: this model depends on the machine's "
                 "speed and load; raise max_seconds or lower epochs for a reproducible one"
             )
-            tqdm.write(f"WARNING: {warning}")
+            if replicas.writes:
+                tqdm.write(f"WARNING: {warning}")
             if log:
                 log(warning)
             break
