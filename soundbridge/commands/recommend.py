@@ -146,6 +146,138 @@ def evaluate_cmd(out: Path | None, seed: int, no_write: bool, force: bool, sampl
         build(driver, models=models, out=out, seed=seed, write_graph=not no_write, log=say)
 
 
+@gnn.command("train")
+@click.option(
+    "--distributed",
+    is_flag=True,
+    help="Data-parallel over the processes torchrun started (gloo, CPU): each takes a share of "
+    "every batch and the gradients are averaged (docs/scaling.md), e.g. `torchrun "
+    "--nproc-per-node 2 --no-python soundbridge gnn train --distributed --threads 1`.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model.")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many epochs (default: the served model's).",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Epochs without a better inner Recall@20 before stopping (default: the model's).",
+)
+@click.option(
+    "--no-refit",
+    is_flag=True,
+    help="Do not train again on every training row for the epochs chosen on the inner split.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="torch threads of each process (default: the model's 2; with several processes on "
+    "one machine, its cores over the processes).",
+)
+@click.option(
+    "--out",
+    type=NonBlankPath(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON of the held-out figures, the inner curve and the timings (first process only).",
+)
+def train_cmd(
+    distributed: bool,
+    seed: int,
+    epochs: int | None,
+    patience: int | None,
+    no_refit: bool,
+    threads: int | None,
+    out: Path | None,
+) -> None:
+    """Fit the served GNN on the project's split and score its held-out rows.
+
+    The split is the build's (Last.fm, seed 0): every choice is made on an inner split of the
+    training rows, the held-out rows are scored once; nothing is written but --out. With
+    --distributed, launched by torchrun (on one machine or several), the processes train one
+    model together and the first one scores and writes it.
+    """
+    import time
+    from contextlib import ExitStack
+
+    import numpy as np
+
+    from audio.run import held_out_societies
+    from gnn.distributed import LAUNCH, data_parallel, launched_by_torchrun
+    from gnn.graph import read_knowledge_graph
+    from kg.config import Neo4jSettings
+    from kg.connection import connect
+    from loaders.config import data_root
+    from loaders.errors import ConfigError
+    from loaders.lastfm import load_lastfm
+    from recsys.evaluate import evaluate
+    from recsys.pipeline import artefacts_dir, default_model, fit_training_rows
+    from recsys.split import split_lastfm
+
+    world = launched_by_torchrun()
+    if world > 1 and not distributed:
+        raise ConfigError(
+            f"torchrun started {world} processes but --distributed is missing: each would "
+            f"train alone; add --distributed (`{LAUNCH}`) or run `soundbridge gnn train` alone"
+        )
+    params: dict[str, object] = {"seed": seed}
+    for name, value in (("epochs", epochs), ("patience", patience), ("threads", threads)):
+        if value is not None:
+            params[name] = value
+    if no_refit:
+        params["refit"] = False
+    with ExitStack() as stack:
+        replicas = stack.enter_context(data_parallel()) if distributed else None
+        driver = stack.enter_context(connect(Neo4jSettings.from_env()))
+        split = split_lastfm(load_lastfm(data_root() / "lastfm-hetrec2011"), seed=0)
+        graph = read_knowledge_graph(
+            driver,
+            cache=artefacts_dir() / "cache",
+            held_out_societies=held_out_societies(None) or (),
+        )
+        model = default_model(**params)
+        start = time.perf_counter()
+        fit_training_rows(model, split, graph, driver=driver, progress=True)
+        fit_seconds = time.perf_counter() - start
+        if replicas is not None and not replicas.writes:
+            return
+    ev = evaluate(model, split)
+    epoch_seconds = np.diff(np.r_[0.0, model.history_[:, 3]])
+    run = {
+        "processes": replicas.world if replicas is not None else 1,
+        "threads": model.threads,
+        "seed": seed,
+        "recall": ev.recall,
+        "ndcg": ev.ndcg,
+        "coverage": ev.coverage,
+        "fit_seconds": fit_seconds,
+        # the inner split's training (what chose the epochs); the refit follows when on
+        "epochs": len(model.history_),
+        "best_epoch": model.best_epoch_,
+        "stopped_by": model.stopped_by_,
+        "refit_epochs": model.refit_epochs_,
+        "epoch_seconds": epoch_seconds.tolist(),
+        "seconds_per_epoch": float(epoch_seconds.mean()),
+        "curve": model.history_[:, 2].tolist(),
+        "losses": model.history_[:, 1].tolist(),
+        "inner_training_pairs": int(model.inner_[3].nnz),
+        "batch_size": model.batch_size,
+        "split": {"train": int(split.train.nnz), "held_out": int(split.valid.nnz)},
+    }
+    click.echo(
+        f"Recall@20 {run['recall']:.4f}  NDCG@20 {run['ndcg']:.4f}  "
+        f"{run['epochs']} epochs, {run['seconds_per_epoch']:.1f} s an epoch, "
+        f"fit {run['fit_seconds']:.0f} s on {run['processes']} process(es)"
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(run, indent=2))
+
+
 @recommend.command("similar")
 @click.argument("track", type=NonBlank('a track id, e.g. "NHS2-QAHO"'))
 @click.option(
