@@ -387,13 +387,16 @@ def _train(
         batches = _NeighborBatches(graph, model, config, x)
     # the replicas shard the same pairs: a replica that read other data would train on garbage
     replicas.check_same(
-        "training graph (nodes, edges, LISTENED pairs and their sum, validation pairs)",
+        "training data (nodes, edges, LISTENED pairs and their sum, validation pairs, expert "
+        "constraints, track targets)",
         [
             sum(graph[t].num_nodes for t in graph.node_types),
             sum(graph[e].edge_index.shape[1] for e in edge_types),
             pairs.shape[1],
             int(pairs.sum()),
             -1 if valid is None else valid.shape[1],
+            -1 if expert is None else len(expert[0]),
+            sum(p.shape[1] for p in (track_targets or {}).values()),
         ],
     )
     n_users = graph["User"].num_nodes

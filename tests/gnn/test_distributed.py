@@ -142,8 +142,14 @@ def _replica(rank: int, world: int, port: int, out: Path) -> None:
         # the recommender under the block: inner split, refit, every train() call distributed
         x, friends = _interactions()
         model = _recommender().fit(x, graph=_kg(), friends=friends)
+        try:  # replicas that read different data are stopped, every one of them
+            joined.check_same("graph size", [100.0 + rank])
+            differ = ""
+        except ConfigError as e:
+            differ = str(e)
         torch.save(
             {
+                "differ": differ,
                 "steps": rec.steps,
                 "embeddings": result.embeddings,
                 "history": result.history,
@@ -207,6 +213,14 @@ def test_only_the_first_replica_writes_checkpoints(two: list[dict[str, Any]]) ->
     out = two[0]["dir"]
     assert (out / "ck0" / "best.pt").is_file()
     assert not (out / "ck1").exists()
+
+
+def test_replicas_that_read_different_data_all_stop(two: list[dict[str, Any]]) -> None:
+    for rank in two:
+        assert rank["differ"].startswith(
+            "replica 1's graph size ([101.0]) differs from replica 0's ([100.0]): every process "
+            "must read the same data"
+        )
 
 
 def test_shares_cover_the_batch_and_weigh_to_its_mean() -> None:
