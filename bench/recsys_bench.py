@@ -17,6 +17,11 @@ Usage::
 
     python bench/recsys_bench.py --out bench/results/recsys.json [--seeds 0 1 2] [--ablations]
         [--only EASE ALS] [--plot docs/recommenders_curves.png]
+    python bench/recsys_bench.py --out bench/results/recsys.json --merge a.json b.json
+
+``--merge`` fits nothing: it gathers the runs of outputs written side by side (e.g. two
+processes with ``--threads 1``, each with its own ``--out``) into ``--out`` — a model's runs
+replace those already there — and summarises them again.
 
 Results are written after every fit, so an interrupted run keeps what it measured. The machine's
 CPU count and load average at the start are recorded: fit seconds depend on them, the figures
@@ -76,7 +81,7 @@ ABLATIONS: dict[str, Callable[[], Recommender]] = {
 
 #: Variants of the served model measured beside it (not peers: ``--only`` picks them).
 VARIANTS: dict[str, Callable[[], Recommender]] = {
-    f"{SERVED} (refit)": lambda: default_model(refit=True),
+    f"{SERVED} (no refit)": lambda: default_model(refit=False),
 }
 
 
@@ -177,7 +182,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench/results/recsys.json"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--only", nargs="+", default=None, help="models of DEFAULT_MODELS")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        help="names of DEFAULT_MODELS, VARIANTS or (with --ablations) ABLATIONS to fit",
+    )
     parser.add_argument("--ablations", action="store_true", help="also the served ablations")
     parser.add_argument(
         "--ablations-only", action="store_true", help="only the ablations (e.g. in a second run)"
@@ -191,6 +201,13 @@ def main() -> None:
     )
     parser.add_argument("--cache", type=Path, default=None, help="tag-embedding cache folder")
     parser.add_argument("--plot", type=Path, default=None, help="PNG of the training curves")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="fit nothing: gather the runs of these outputs into --out and summarise again",
+    )
     parser.add_argument(
         "--update",
         action="store_true",
@@ -207,6 +224,9 @@ def main() -> None:
             "python": platform.python_version(),
         },
     }
+    if args.merge:
+        merge(args.merge, args.out, figures, args.plot)
+        return
     split = split_lastfm(load_lastfm(data_root() / "lastfm-hetrec2011"), seed=0)
     figures["split"] = {"train": int(split.train.nnz), "held_out": int(split.valid.nnz)}
     if args.threads is not None:
@@ -218,7 +238,11 @@ def main() -> None:
     if args.ablations_only:
         jobs = []
     if args.ablations or args.ablations_only:
-        jobs += [(name, factory, args.seeds[0]) for name, factory in ABLATIONS.items()]
+        jobs += [
+            (name, factory, args.seeds[0])
+            for name, factory in ABLATIONS.items()
+            if args.only is None or name in args.only
+        ]
     runs: dict[str, list[dict[str, Any]]] = {}
     ablations: dict[str, list[dict[str, Any]]] = {}
     if args.update and args.out.is_file():
@@ -273,6 +297,37 @@ def main() -> None:
             args.out.write_text(json.dumps(figures, indent=2, default=float))
     if args.plot:
         plot_curves(runs, args.plot)
+    print(json.dumps(figures.get("ratio", {}), indent=2))
+
+
+def merge(parts: list[Path], out: Path, figures: dict[str, Any], plot: Path | None) -> None:
+    """Gather the runs of ``parts`` (bench outputs) into ``out``, later parts winning."""
+    before = json.loads(out.read_text()) if out.is_file() else {}
+    runs, ablations = before.get("runs", {}), before.get("ablations", {})
+    sources = []
+    for part in parts:
+        d = json.loads(part.read_text())
+        runs |= d.get("runs", {})
+        ablations |= d.get("ablations", {})
+        sources.append(
+            {
+                "command": d.get("command"),
+                "measured": d.get("measured"),
+                "machine": d.get("machine"),
+                "threads": d.get("threads"),
+                "models": sorted([*d.get("runs", {}), *d.get("ablations", {})]),
+            }
+        )
+    for key in ("split", "threads"):
+        if key in before:
+            figures[key] = before[key]
+    figures["merged"] = {"earlier": before.get("measured"), "from": sources}
+    figures["runs"], figures["ablations"] = runs, ablations
+    figures.update(summarise(runs))
+    figures["ablation_table"] = summarise(ablations)["models"] if ablations else {}
+    out.write_text(json.dumps(figures, indent=2, default=float))
+    if plot:
+        plot_curves(runs, plot)
     print(json.dumps(figures.get("ratio", {}), indent=2))
 
 

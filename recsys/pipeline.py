@@ -6,12 +6,13 @@ function always does the work):
 1. split Last.fm's public plays and friendships (:func:`recsys.split.split_lastfm`);
 2. read the knowledge graph and the initial features from Neo4j (tag text embedded offline);
 3. fit MostPop, ItemKNN, EASE, ALS, BPR, LightGCN, FastRP (computed by GDS in the Neo4j
-   server, from the training rows only) and the served model — the blend of the heterogeneous
-   GNN and EASE (:class:`recsys.blend.Blend`) — on the same training split and evaluate every
-   one, and the blend's members alone, with :func:`recsys.evaluate.evaluate`. The held-out rows
-   reach no model: every choice (epochs, λ, factors, the cold-start offset, the blend's weights)
-   is made on an inner validation split carved from the training rows
-   (:func:`recsys.split.inner_split`), and the held-out rows are scored once;
+   server, from the training rows only) and the served model — the heterogeneous GNN
+   (:class:`recsys.gnn.HeteroGNN`) — on the same training split and evaluate every one with
+   :func:`recsys.evaluate.evaluate`. The held-out rows reach no model: every choice (epochs, λ,
+   factors, the cold-start offset) is made on an inner validation split carved from the
+   training rows (:func:`recsys.split.inner_split`); the tuned peers and the GNN then fit again
+   on all the training rows with what they chose (LightGCN propagates its kept parameters over
+   them), and the held-out rows are scored once;
 4. write the report (Markdown, PNG plots, ``metrics.json``);
 5. propagate the served GNN's learned parameters over every public play (the held-out rows
    included, once scored: no training again), save it and every label's embeddings to disk;

@@ -54,7 +54,7 @@ def test_two_runs_agree_on_an_idle_and_a_loaded_machine() -> None:
 
 def test_choices_are_made_on_the_inner_split_and_serving_uses_every_row() -> None:
     x = _blocks()
-    model = _model().fit(x)
+    model = _model(refit=False).fit(x)
     fit, check = inner_split(x, seed=5)
     assert check.nnz > 0
     _, rows = model.inner_scores(np.arange(3))
@@ -93,8 +93,8 @@ def test_propagating_over_more_rows_serves_them_without_training(tmp_path: Path)
 
 def test_refit_trains_again_on_every_row_for_the_epochs_chosen() -> None:
     x = _blocks()
-    plain = _model().fit(x)
-    again = _model(refit=True).fit(x)
+    plain = _model(refit=False).fit(x)
+    again = _model().fit(x)  # the default
     assert plain.refit_epochs_ == 0
     assert again.refit_epochs_ == again.best_epoch_ + 1 == plain.best_epoch_ + 1
     np.testing.assert_array_equal(again.history_[:, :3], plain.history_[:, :3])  # inner curve
