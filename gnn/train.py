@@ -525,7 +525,9 @@ def _train(
         if track_targets and config.track_weight > 0:
             row["track_loss"] = track_total / max(1, steps_done)
         history.append(row)
-        bar.set_postfix(loss=f"{row['loss']:.4f}", recall=f"{rec:.4f}")
+        # (without validation pairs "recall" only counts epochs: not shown)
+        shown = {"recall": f"{rec:.4f}"} if valid is not None else {}
+        bar.set_postfix(loss=f"{row['loss']:.4f}", **shown)
         if log:
             log(json.dumps(row))
         if rec > best or best_state is None:  # (NaN: no validation user in this graph)
