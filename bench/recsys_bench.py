@@ -140,6 +140,8 @@ def epochs_of(model: Recommender) -> dict[str, Any]:
         "seconds_per_epoch": float(seconds.mean()),
         "stopped_by": getattr(model, "stopped_by_", None),
         "curve": history[:, 2].tolist(),  # inner validation Recall@20 per epoch
+        # the epochs trained again on every row with the chosen count (HeteroGNN's refit)
+        **({"refit_epochs": refit} if (refit := getattr(model, "refit_epochs_", 0)) else {}),
     }
 
 
@@ -316,6 +318,7 @@ def merge(parts: list[Path], out: Path, figures: dict[str, Any], plot: Path | No
                 "machine": d.get("machine"),
                 "threads": d.get("threads"),
                 "models": sorted([*d.get("runs", {}), *d.get("ablations", {})]),
+                **({"note": d["note"]} if "note" in d else {}),
             }
         )
     for key in ("split", "threads"):
@@ -341,7 +344,8 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
     for name, rows in runs.items():
-        curves = [r["curve"] for r in rows if "curve" in r]
+        # a variant of the served model chooses its epochs as the served one does: the same curve
+        curves = [r["curve"] for r in rows if "curve" in r and name not in VARIANTS]
         if not curves:
             continue
         colour = next(colours)

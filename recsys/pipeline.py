@@ -280,6 +280,12 @@ def build(
                 tuned[part_name] = {"chosen": m.best_params_, "inner": m.tuning_}
                 log(f"{part_name}: {m.best_params_} chosen on the inner split")
         gnn = served_gnn(model)
+        if gnn is not None and gnn.refit_epochs_:
+            log(
+                f"{name}: {len(gnn.history_)} epochs on the inner split (the best: "
+                f"{gnn.best_epoch_ + 1}), then trained again on every training row for "
+                f"{gnn.refit_epochs_}"
+            )
         if gnn is not None and gnn.cold_recall_:
             cold[name] = {
                 "artists": gnn.cold_artists_,
@@ -288,6 +294,8 @@ def build(
                 "epochs": len(gnn.history_),
                 "best_epoch": gnn.best_epoch_,
                 "stopped_by": gnn.stopped_by_,
+                # then trained again on every training row for this many epochs (0: no refit)
+                "refit_epochs": gnn.refit_epochs_,
             }
             unreached = gnn.cold_recall_[float("-inf")]
             log(
