@@ -212,9 +212,10 @@ def export_user_recs(
     *,
     artefacts: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Write the top ``k`` artists of every user to Parquet (already-listened excluded).
+    """Write the top ``k`` artists of every user (already-listened excluded).
 
-    Columns: ``user_id``, ``rank`` (1..k), ``artist_id``, ``score``.
+    Columns: ``user_id``, ``rank`` (1..k), ``artist_id``, ``score``; CSV when ``path`` ends in
+    ``.csv``, Parquet otherwise.
     """
     s = served(_folder(artefacts))
     users = np.arange(len(s.user_ids))
@@ -229,5 +230,8 @@ def export_user_recs(
         }
     )
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(path, index=False)
+    if Path(path).suffix.lower() == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
     return df

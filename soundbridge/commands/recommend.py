@@ -90,7 +90,10 @@ def friends_cmd(user_id: int, k: int, artefacts: Path | None) -> None:
 @click.option("--out", type=NonBlankPath(dir_okay=False, path_type=Path), required=True)
 @_ARTEFACTS
 def export_user_recs_cmd(k: int, out: Path, artefacts: Path | None) -> None:
-    """Write the top K artists of every user to Parquet (user_id, rank, artist_id, score)."""
+    """Write the top K artists of every user (user_id, rank, artist_id, score).
+
+    CSV when OUT ends in .csv, Parquet otherwise.
+    """
     from recsys.api import export_user_recs
 
     df = export_user_recs(out, k, artefacts=artefacts)

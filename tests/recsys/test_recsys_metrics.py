@@ -127,6 +127,12 @@ def test_served_api_and_cli(tmp_path: Path) -> None:
     assert len(df) == 6 * 4 and df.groupby("user_id")["rank"].max().eq(4).all()
     merged = df.merge(lastfm.plays, on=["user_id", "artist_id"])
     assert merged.empty  # already-listened artists are excluded
+    as_csv = tmp_path / "recs.csv"  # the file's suffix picks the format
+    result = runner.invoke(
+        export_user_recs_cmd, ["--k", "4", "--out", str(as_csv), "--artefacts", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(as_csv), df, check_dtype=False)
     result = runner.invoke(recommend, ["user", "1", "--k", "2", "--artefacts", str(tmp_path)])
     assert result.exit_code == 0 and len(result.output.splitlines()) == 2
 
