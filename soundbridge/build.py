@@ -230,7 +230,7 @@ STEPS: list[Step] = [
         run=_run_recommenders,
         present=_recommenders_present,
         graph_inputs=_recommenders_graph_inputs,
-        takes="about 15 minutes",
+        takes="about 11 minutes",
     ),
     Step(
         name="alignment",

@@ -109,7 +109,7 @@ def _demo_user(user_id: int = 2) -> None:
     if not (artefacts_dir(None) / "model.npz").is_file():
         click.echo(
             "\n== Artists for a listener: `soundbridge build` trains the user recommenders once "
-            f"(about fifteen minutes); then `soundbridge recommend user {user_id}` shows them"
+            f"(about eleven minutes); then `soundbridge recommend user {user_id}` shows them"
         )
         return
     click.echo(f"\n== Artists for Last.fm listener {user_id} (the served recommender)")
