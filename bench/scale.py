@@ -30,12 +30,13 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from private_server import free_port  # bench/ is not a package
 
 from kg.bulk import bulk_ingest
 from kg.config import Neo4jSettings
@@ -43,16 +44,6 @@ from kg.connection import connect
 from kg.ingest import ingest
 from kg.server import Neo4jServer
 from loaders.synth import generate, read_summary
-
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on now (never Neo4j's 7687)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port != 7687:
-            return port
 
 
 @contextlib.contextmanager
@@ -96,21 +87,7 @@ def one_size(
         s = bulk_ingest(server, data, progress=False, log=print)
         version = server.status().version
     row["neo4j"] = version
-    row["bulk"] = {
-        "nodes": s.imported.get("nodes"),
-        "relationships": s.imported.get("relationships"),
-        "import_seconds": round(s.import_seconds, 3),
-        "import_relationships_per_second": round(s.import_rate),
-        "restart_seconds": round(s.restart_seconds, 3),
-        "derived": s.derived,
-        "derive_seconds": round(s.derive_seconds, 3),
-        "derive_relationships_per_second": round(s.derive_rate),
-        "total_seconds": round(s.total_seconds, 3),
-        "end_to_end_relationships_per_second": round(
-            (s.imported.get("relationships", 0) + sum(s.derived.values())) / s.total_seconds
-        ),
-        "graph_relationships": s.counts.total_relationships,
-    }
+    row["bulk"] = {**s.figures(), "graph_relationships": s.counts.total_relationships}
     print(f"bulk: {row['bulk']}", flush=True)
     if bolt:
         if synth.netease is None:

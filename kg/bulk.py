@@ -101,6 +101,28 @@ class BulkSummary:
         """Derived relationships per second of the derivations."""
         return sum(self.derived.values()) / max(self.derive_seconds, 1e-9)
 
+    def figures(self) -> dict[str, object]:
+        """The figures as JSON-ready values (what ``soundbridge ingest --bulk --json`` prints)."""
+        return {
+            "folder": str(self.folder),
+            "database": self.database,
+            "imported": self.imported,
+            "import_seconds": round(self.import_seconds, 3),
+            "import_relationships_per_second": round(self.import_rate),
+            "restart_seconds": round(self.restart_seconds, 3),
+            "derived": self.derived,
+            "derive_seconds": round(self.derive_seconds, 3),
+            "derive_relationships_per_second": round(self.derive_rate),
+            "nodes": self.counts.nodes,
+            "relationships": self.counts.relationships,
+            "notes": self.notes,
+            "total_seconds": round(self.total_seconds, 3),
+            "end_to_end_relationships_per_second": round(
+                (self.imported.get("relationships", 0) + sum(self.derived.values()))
+                / max(self.total_seconds, 1e-9)
+            ),
+        }
+
 
 def require_empty(driver: neo4j.Driver, *, database: str, uri: str) -> None:
     """Refuse a database that holds any node or relationship.

@@ -251,6 +251,14 @@ class Neo4jServer:
         """The folder of the plugins' jars (APOC Core, GDS), inside the lib folder."""
         return self.settings.lib / PLUGINS
 
+    def _require_installed(self) -> None:
+        """Raise :class:`DatabaseError` with how to install when the jars are missing."""
+        if not self.is_installed():
+            raise DatabaseError(
+                f"Neo4j {NEO4J_VERSION} is not installed in {self.settings.lib}; "
+                "run `soundbridge neo4j install` first"
+            )
+
     def is_installed(self) -> bool:
         """Whether ``settings.lib`` holds the jars of Neo4j :data:`~kg.config.NEO4J_VERSION`,
         Neo4j Browser and the plugins, at the versions of :mod:`kg.config`."""
@@ -391,11 +399,7 @@ class Neo4jServer:
                 f"{PASSWORD_ENV}: Neo4j needs a password of at least {_MIN_PASSWORD} characters "
                 "for its first start; set a longer one, or unset it to have one generated"
             )
-        if not self.is_installed():
-            raise DatabaseError(
-                f"Neo4j {NEO4J_VERSION} is not installed in {self.settings.lib}; "
-                "run `soundbridge neo4j install` first"
-            )
+        self._require_installed()
         java = _find_java()
         self._make_folders()
         with _locked(self._lock_path()):
@@ -580,11 +584,7 @@ class Neo4jServer:
         Examples:
             >>> server.run_admin(["database", "info", "neo4j"])  # doctest: +SKIP
         """
-        if not self.is_installed():
-            raise DatabaseError(
-                f"Neo4j {NEO4J_VERSION} is not installed in {self.settings.lib}; "
-                "run `soundbridge neo4j install` first"
-            )
+        self._require_installed()
         java = _find_java()
         self._make_folders()
         self._write_conf()

@@ -41,25 +41,6 @@ def print_summary(summary: IngestSummary) -> None:
         echo(f"note: {note}")
 
 
-def bulk_figures(s: BulkSummary) -> dict[str, object]:
-    """The figures of a bulk import, as ``--json`` prints them."""
-    return {
-        "folder": str(s.folder),
-        "database": s.database,
-        "imported": s.imported,
-        "import_seconds": round(s.import_seconds, 3),
-        "import_relationships_per_second": round(s.import_rate),
-        "restart_seconds": round(s.restart_seconds, 3),
-        "derived": s.derived,
-        "derive_seconds": round(s.derive_seconds, 3),
-        "derive_relationships_per_second": round(s.derive_rate),
-        "nodes": s.counts.nodes,
-        "relationships": s.counts.relationships,
-        "notes": s.notes,
-        "total_seconds": round(s.total_seconds, 3),
-    }
-
-
 def print_bulk_summary(s: BulkSummary) -> None:
     """Print what a bulk import wrote, how fast, and what the graph now holds."""
     echo = click.echo
@@ -148,7 +129,7 @@ def ingest_cmd(
             log=None if as_json else lambda m: click.echo(m, err=True),
         )
         if as_json:
-            click.echo(json.dumps(bulk_figures(done), indent=2))
+            click.echo(json.dumps(done.figures(), indent=2))
         else:
             print_bulk_summary(done)
         return

@@ -225,3 +225,24 @@ def test_bad_inputs_are_one_line(
 
     assert main(["ingest", "--bulk", str(synth.out_dir), "--source", "ccmc"]) == 2
     assert "leave out --data, --source and --netease" in one_error_line(capsys)
+
+
+def test_the_figures_are_the_summary_as_json_values() -> None:
+    from kg.stats import GraphCounts
+
+    s = BulkSummary(
+        folder=Path("d"),
+        database="neo4j",
+        imported={"nodes": 10, "relationships": 300},
+        import_seconds=2.0,
+        restart_seconds=1.0,
+        derived={"Track CO_COLLECTED": 100},
+        derive_seconds=4.0,
+        counts=GraphCounts({"User": 10}, {"LISTENED": 300, "CO_COLLECTED": 100}, 0),
+        total_seconds=8.0,
+    )
+    f = s.figures()
+    assert f["import_relationships_per_second"] == 150  # 300 / 2
+    assert f["derive_relationships_per_second"] == 25  # 100 / 4
+    assert f["end_to_end_relationships_per_second"] == 50  # (300 + 100) / 8
+    assert f["folder"] == "d" and f["relationships"] == {"LISTENED": 300, "CO_COLLECTED": 100}
