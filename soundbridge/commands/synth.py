@@ -109,5 +109,9 @@ def synth(
         ingest = f"soundbridge ingest --source netease --netease {shlex.quote(str(out))}"
         echo(f"NetEase export: {s.netease} (load it with: {ingest})")
     echo(f"factors: {s.factors}")
-    echo("bulk CSVs, for an empty database:")
+    echo(
+        "bulk CSVs, for an empty database: load them with "
+        f"`soundbridge ingest --bulk {shlex.quote(str(out))}` (then co-collection and the schema "
+        "are derived), or import them by hand with:"
+    )
     echo("  " + shlex.join(s.import_command()))
