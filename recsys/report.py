@@ -115,6 +115,13 @@ def write_report(folder: Path, metrics: dict[str, Any], histories: dict[str, np.
             "inner validation pairs"
         )
         lines += ["", f"{name}: {what} (Recall@20 per offset, -inf = left unreachable: {tried})."]
+        if c.get("refit_epochs"):
+            lines += [
+                "",
+                f"{name}: {c['epochs']} epochs on the inner split (the best: "
+                f"{c['best_epoch'] + 1}, stopped by {c['stopped_by']}), then trained again from "
+                f"the start on every training row for {c['refit_epochs']}: the model scored above.",
+            ]
     lines += ["", "![metrics](metrics.png)", "", "![training](training.png)", ""]
     path = folder / "report.md"
     path.write_text("\n".join(lines))

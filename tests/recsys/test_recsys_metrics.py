@@ -179,6 +179,15 @@ def test_report_states_the_cold_start_offset_or_that_none_helped(tmp_path: Path)
     metrics["cold_start"]["HeteroGNN"]["offset"] = float("nan")
     text = write_report(tmp_path, metrics, {}).read_text()
     assert "no score offset helped" in text and "-inf: 0.3000" in text
+    assert "trained again" not in text  # no refit recorded
+    metrics["cold_start"]["HeteroGNN"] |= {
+        "epochs": 6, "best_epoch": 3, "stopped_by": "patience", "refit_epochs": 4
+    }  # fmt: skip
+    text = write_report(tmp_path, metrics, {}).read_text()
+    assert (
+        "HeteroGNN: 6 epochs on the inner split (the best: 4, stopped by patience), then "
+        "trained again from the start on every training row for 4" in text
+    )
 
 
 def test_report_compares_the_served_model_with_the_best_peer(tmp_path: Path) -> None:
