@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from peak_memory import PeakMemory  # bench/ is not a package
 from scipy import stats
 
 from audio.run import held_out_societies
@@ -83,30 +83,6 @@ ABLATIONS: dict[str, Callable[[], Recommender]] = {
 VARIANTS: dict[str, Callable[[], Recommender]] = {
     f"{SERVED} (no refit)": lambda: default_model(refit=False),
 }
-
-
-class PeakMemory:
-    """The peak resident memory of this process while the block runs (sampled every 20 ms)."""
-
-    def __enter__(self) -> PeakMemory:
-        self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._rss())
 
 
 def set_threads(model: Recommender, threads: int) -> None:
