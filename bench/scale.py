@@ -30,6 +30,8 @@ import contextlib
 import json
 import os
 import platform
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -123,6 +125,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, help="where temporary folders go (default: $TMPDIR)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/scale.json"))
     args = ap.parse_args()
+    # a SIGTERM (timeout, kill) unwinds like Ctrl-C: the throwaway servers are stopped and their
+    # temporary homes removed instead of being left running
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if (args.data is None) == (args.plays is None):
         ap.error("give --plays (one or more sizes) or --data (one folder)")
 
