@@ -102,6 +102,54 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+def clean(row: dict[str, Any]) -> bool:
+    """Whether other processes took under 5 % of the CPU a run took (unknown: not clean)."""
+    others = row.get("cpu_seconds_of_others")
+    return others is not None and others < 0.05 * row["cpu_seconds_of_the_run"]
+
+
+def compare(one: list[dict[str, Any]], many: list[dict[str, Any]]) -> dict[str, Any]:
+    """Single against distributed: every pass's recall, the clean passes' timings (medians)."""
+    quiet_one, quiet_many = [r for r in one if clean(r)], [r for r in many if clean(r)]
+    out: dict[str, Any] = {
+        "passes": {"single": len(one), "distributed": len(many)},
+        "recall": {
+            "single": [r["recall"] for r in one],
+            "distributed": [r["recall"] for r in many],
+        },
+        "largest_curve_difference": max(
+            abs(a - b)
+            for x in one
+            for y in many
+            for a, b in zip(x["curve"], y["curve"], strict=False)
+        ),
+        "clean_passes": {"single": len(quiet_one), "distributed": len(quiet_many)},
+    }
+    if not quiet_one or not quiet_many:
+        return out
+
+    def med(rows: list[dict[str, Any]], key: str) -> float:
+        return median([r[key] for r in rows])
+
+    return out | {
+        "median_steady_seconds_per_epoch": {
+            "single": med(quiet_one, "steady_seconds_per_epoch"),
+            "distributed": med(quiet_many, "steady_seconds_per_epoch"),
+        },
+        "median_pairs_per_second": {
+            "single": med(quiet_one, "pairs_per_second"),
+            "distributed": med(quiet_many, "pairs_per_second"),
+        },
+        "median_wall_seconds": {
+            "single": med(quiet_one, "wall_seconds"),
+            "distributed": med(quiet_many, "wall_seconds"),
+        },
+        "speedup_steady_epoch": med(quiet_one, "steady_seconds_per_epoch")
+        / med(quiet_many, "steady_seconds_per_epoch"),
+        "speedup_wall": med(quiet_one, "wall_seconds") / med(quiet_many, "wall_seconds"),
+    }
+
+
 class _Stop(Exception):
     pass
 
@@ -283,35 +331,7 @@ def main() -> None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=2))
     if "single" in runs and "distributed" in runs:
-        one, many = runs["single"], runs["distributed"]
-
-        def med(rows: list[dict[str, Any]], key: str) -> float:
-            return median([r[key] for r in rows])
-
-        entry["comparison"] = {
-            "passes": {"single": len(one), "distributed": len(many)},
-            "recall": {
-                "single": [r["recall"] for r in one],
-                "distributed": [r["recall"] for r in many],
-            },
-            "largest_curve_difference": max(
-                abs(a - b)
-                for x in one
-                for y in many
-                for a, b in zip(x["curve"], y["curve"], strict=False)
-            ),
-            "median_steady_seconds_per_epoch": {
-                "single": med(one, "steady_seconds_per_epoch"),
-                "distributed": med(many, "steady_seconds_per_epoch"),
-            },
-            "median_pairs_per_second": {
-                "single": med(one, "pairs_per_second"),
-                "distributed": med(many, "pairs_per_second"),
-            },
-            "speedup_steady_epoch": med(one, "steady_seconds_per_epoch")
-            / med(many, "steady_seconds_per_epoch"),
-            "speedup_wall": med(one, "wall_seconds") / med(many, "wall_seconds"),
-        }
+        entry["comparison"] = compare(runs["single"], runs["distributed"])
         args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(entry.get("comparison", {}), indent=2))
 
