@@ -69,7 +69,9 @@ __all__ = [
     "served_gnn",
     "artefacts_dir",
     "build",
+    "fit_served",
     "fit_training_rows",
+    "served_figures",
     "save_interactions",
 ]
 
@@ -142,6 +144,65 @@ def fit_training_rows(
         progress=progress,
         driver=driver,  # for the models computed in the server (FastRP)
     )
+
+
+def fit_served(
+    driver: neo4j.Driver, *, progress: bool = True, **params: Any
+) -> tuple[HeteroGNN, Interactions, float]:
+    """Fit the served GNN on the build's split as the build does; nothing is written.
+
+    The split is Last.fm's with seed 0 (its held-out rows reach no fit), the graph is read from
+    ``driver`` with the audio run's held-out societies kept out, the tag text embedded through
+    the artefacts' cache.
+
+    Args:
+        driver: an open driver on the ingested graph.
+        progress: show the training's progress bars.
+        **params: hyper-parameters other than the served defaults (``seed``, ``epochs``, …).
+
+    Returns:
+        The fitted model, the split and the fit's wall-clock seconds.
+    """
+    split = split_lastfm(load_lastfm(data_root() / "lastfm-hetrec2011"), seed=0)
+    graph = read_knowledge_graph(
+        driver, cache=artefacts_dir() / "cache", held_out_societies=held_out_societies(None) or ()
+    )
+    model = default_model(**params)
+    start = time.perf_counter()
+    fit_training_rows(model, split, graph, driver=driver, progress=progress)
+    return model, split, time.perf_counter() - start
+
+
+def served_figures(
+    model: HeteroGNN, split: Interactions, fit_seconds: float, *, processes: int = 1
+) -> dict[str, Any]:
+    """Held-out figures, the inner curve and the timings of a GNN fitted by :func:`fit_served`.
+
+    ``epoch_seconds`` and ``curve`` are the inner split's epochs (what chose the number of
+    epochs); ``refit_epochs`` the epochs trained again on every training row (0: none).
+    """
+    ev = evaluate(model, split)
+    epoch_seconds = np.diff(np.r_[0.0, model.history_[:, 3]])
+    return {
+        "processes": processes,
+        "threads": model.threads,
+        "seed": model.seed,
+        "recall": ev.recall,
+        "ndcg": ev.ndcg,
+        "coverage": ev.coverage,
+        "fit_seconds": fit_seconds,
+        "epochs": len(model.history_),
+        "best_epoch": model.best_epoch_,
+        "stopped_by": model.stopped_by_,
+        "refit_epochs": model.refit_epochs_,
+        "epoch_seconds": epoch_seconds.tolist(),
+        "seconds_per_epoch": float(epoch_seconds.mean()),
+        "curve": model.history_[:, 2].tolist(),
+        "losses": model.history_[:, 1].tolist(),
+        "inner_training_pairs": int(model.inner_[3].nnz),
+        "batch_size": model.batch_size,
+        "split": {"train": int(split.train.nnz), "held_out": int(split.valid.nnz)},
+    }
 
 
 def served_gnn(model: Recommender) -> HeteroGNN | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -204,22 +205,13 @@ def train_cmd(
     --distributed, launched by torchrun (on one machine or several), the processes train one
     model together and the first one scores and writes it.
     """
-    import time
     from contextlib import ExitStack
 
-    import numpy as np
-
-    from audio.run import held_out_societies
     from gnn.distributed import LAUNCH, data_parallel, launched_by_torchrun
-    from gnn.graph import read_knowledge_graph
     from kg.config import Neo4jSettings
     from kg.connection import connect
-    from loaders.config import data_root
     from loaders.errors import ConfigError
-    from loaders.lastfm import load_lastfm
-    from recsys.evaluate import evaluate
-    from recsys.pipeline import artefacts_dir, default_model, fit_training_rows
-    from recsys.split import split_lastfm
+    from recsys.pipeline import fit_served, served_figures
 
     world = launched_by_torchrun()
     if world > 1 and not distributed:
@@ -227,7 +219,7 @@ def train_cmd(
             f"torchrun started {world} processes but --distributed is missing: each would "
             f"train alone; add --distributed (`{LAUNCH}`) or run `soundbridge gnn train` alone"
         )
-    params: dict[str, object] = {"seed": seed}
+    params: dict[str, Any] = {"seed": seed}
     for name, value in (("epochs", epochs), ("patience", patience), ("threads", threads)):
         if value is not None:
             params[name] = value
@@ -236,41 +228,12 @@ def train_cmd(
     with ExitStack() as stack:
         replicas = stack.enter_context(data_parallel()) if distributed else None
         driver = stack.enter_context(connect(Neo4jSettings.from_env()))
-        split = split_lastfm(load_lastfm(data_root() / "lastfm-hetrec2011"), seed=0)
-        graph = read_knowledge_graph(
-            driver,
-            cache=artefacts_dir() / "cache",
-            held_out_societies=held_out_societies(None) or (),
-        )
-        model = default_model(**params)
-        start = time.perf_counter()
-        fit_training_rows(model, split, graph, driver=driver, progress=True)
-        fit_seconds = time.perf_counter() - start
+        model, split, fit_seconds = fit_served(driver, **params)
         if replicas is not None and not replicas.writes:
             return
-    ev = evaluate(model, split)
-    epoch_seconds = np.diff(np.r_[0.0, model.history_[:, 3]])
-    run = {
-        "processes": replicas.world if replicas is not None else 1,
-        "threads": model.threads,
-        "seed": seed,
-        "recall": ev.recall,
-        "ndcg": ev.ndcg,
-        "coverage": ev.coverage,
-        "fit_seconds": fit_seconds,
-        # the inner split's training (what chose the epochs); the refit follows when on
-        "epochs": len(model.history_),
-        "best_epoch": model.best_epoch_,
-        "stopped_by": model.stopped_by_,
-        "refit_epochs": model.refit_epochs_,
-        "epoch_seconds": epoch_seconds.tolist(),
-        "seconds_per_epoch": float(epoch_seconds.mean()),
-        "curve": model.history_[:, 2].tolist(),
-        "losses": model.history_[:, 1].tolist(),
-        "inner_training_pairs": int(model.inner_[3].nnz),
-        "batch_size": model.batch_size,
-        "split": {"train": int(split.train.nnz), "held_out": int(split.valid.nnz)},
-    }
+    run = served_figures(
+        model, split, fit_seconds, processes=replicas.world if replicas is not None else 1
+    )
     click.echo(
         f"Recall@20 {run['recall']:.4f}  NDCG@20 {run['ndcg']:.4f}  "
         f"{run['epochs']} epochs, {run['seconds_per_epoch']:.1f} s an epoch, "
