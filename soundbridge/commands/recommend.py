@@ -236,7 +236,8 @@ def train_cmd(
     )
     click.echo(
         f"Recall@20 {run['recall']:.4f}  NDCG@20 {run['ndcg']:.4f}  "
-        f"{run['epochs']} epochs, {run['seconds_per_epoch']:.1f} s an epoch, "
+        f"{run['epochs']} inner epoch{'s' if run['epochs'] != 1 else ''} "
+        f"(+{run['refit_epochs']} on every row), {run['seconds_per_epoch']:.1f} s an epoch, "
         f"fit {run['fit_seconds']:.0f} s on {run['processes']} process(es)"
     )
     if out is not None:
