@@ -14,6 +14,7 @@ from kg.connection import connect
 from kg.cypher import format_table, run_read
 from kg.ingest import SOURCES, IngestSummary, ingest, require_sources
 from kg.server import Neo4jServer
+from kg.stats import GraphCounts
 
 __all__ = ["cypher", "ingest_cmd", "print_bulk_summary", "print_summary"]
 
@@ -30,14 +31,23 @@ def print_summary(summary: IngestSummary) -> None:
         f"total {summary.total_seconds:.1f}s; {summary.relationships_written:,} relationship rows "
         f"({summary.relationships_written / max(summary.write_seconds, 1e-9):,.0f}/s while writing)"
     )
+    print_counts(summary.counts, summary.notes, societies=True)
+
+
+def print_counts(
+    counts: GraphCounts, notes: list[str], *, width: int = 9, societies: bool = False
+) -> None:
+    """Print the graph's nodes per label and relationships per type, then the notes."""
+    echo = click.echo
     echo("nodes:")
-    for label, n in summary.counts.nodes.items():
-        echo(f"  {label:<12} {n:>9,}")
-    echo(f"  (society-level Culture nodes: {summary.counts.societies:,})")
+    for label, n in counts.nodes.items():
+        echo(f"  {label:<12} {n:>{width},}")
+    if societies:
+        echo(f"  (society-level Culture nodes: {counts.societies:,})")
     echo("relationships:")
-    for rel, n in summary.counts.relationships.items():
-        echo(f"  {rel:<40} {n:>9,}")
-    for note in summary.notes:
+    for rel, n in counts.relationships.items():
+        echo(f"  {rel:<40} {n:>{width},}")
+    for note in notes:
         echo(f"note: {note}")
 
 
@@ -58,14 +68,7 @@ def print_bulk_summary(s: BulkSummary) -> None:
         f"total {s.total_seconds:.1f}s; the graph holds {s.counts.total_nodes:,} nodes and "
         f"{s.counts.total_relationships:,} relationships"
     )
-    echo("nodes:")
-    for label, n in s.counts.nodes.items():
-        echo(f"  {label:<12} {n:>11,}")
-    echo("relationships:")
-    for rel, n in s.counts.relationships.items():
-        echo(f"  {rel:<40} {n:>11,}")
-    for note in s.notes:
-        echo(f"note: {note}")
+    print_counts(s.counts, s.notes, width=11)
 
 
 @click.command("ingest")
