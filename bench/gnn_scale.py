@@ -58,9 +58,8 @@ from tqdm.auto import tqdm
 
 from gnn.graph import LISTENED
 from gnn.model import HeteroLightGCN, degrees, sampled_adjacency
-from gnn.sampling import TorchNeighborSampler
 from gnn.synthetic import synthetic_graph
-from gnn.train import TrainConfig, torch_threads
+from gnn.train import TrainConfig, neighbor_loader, torch_threads
 from loaders.errors import SoundbridgeError
 from loaders.synth import generate, read_summary
 
@@ -116,8 +115,6 @@ def train_steps(
     Mirrors ``gnn.train._NeighborBatches`` and the softmax branch of ``gnn.train.train`` (with
     ``negatives=0``) step for step, with a clock between the phases.
     """
-    from torch_geometric.loader import LinkNeighborLoader
-
     torch.manual_seed(config.seed)
     hops = list(config.num_neighbors)
     model = HeteroLightGCN(graph, config.dim, config.layers, config.feature_only)
@@ -126,14 +123,7 @@ def train_steps(
     labels = [t for t in graph.node_types if "x" in graph[t]]
     pairs = graph[LISTENED].edge_index
     t0 = time.perf_counter()
-    loader = LinkNeighborLoader(
-        graph,
-        num_neighbors=hops,
-        edge_label_index=(LISTENED, pairs),
-        batch_size=config.batch_size,
-        shuffle=True,
-        neighbor_sampler=TorchNeighborSampler(graph, hops),
-    )
+    loader = neighbor_loader(graph, hops, config.batch_size)
     deg = {
         e: degrees(graph[e].edge_index, graph[e[0]].num_nodes, graph[e[2]].num_nodes)
         for e in edge_types

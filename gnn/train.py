@@ -195,6 +195,27 @@ def track_link_loss(h: dict[str, Tensor], targets: dict[EdgeType, Tensor], tau: 
     return torch.stack(terms).mean()
 
 
+def neighbor_loader(graph: HeteroData, hops: list[int], batch_size: int) -> Any:
+    """PyG's ``LinkNeighborLoader`` over the LISTENED pairs, shuffled, ``hops`` per layer.
+
+    The sampler is :class:`gnn.sampling.TorchNeighborSampler` (plain torch where pyg-lib and
+    torch-sparse are missing). Shapes: each batch's ``[LISTENED].edge_label_index`` is
+    ``(2, batch_size)`` local indices into the batch's sub-graph.
+    """
+    from torch_geometric.loader import LinkNeighborLoader
+
+    from gnn.sampling import TorchNeighborSampler
+
+    return LinkNeighborLoader(
+        graph,
+        num_neighbors=hops,
+        edge_label_index=(LISTENED, graph[LISTENED].edge_index),
+        batch_size=batch_size,
+        shuffle=True,
+        neighbor_sampler=TorchNeighborSampler(graph, hops),
+    )
+
+
 class _NeighborBatches:
     """One epoch of LinkNeighborLoader batches, encoded: yields ``(h, b)`` per batch.
 
@@ -208,10 +229,6 @@ class _NeighborBatches:
     def __init__(
         self, graph: HeteroData, model: nn.Module, config: TrainConfig, x: dict[str, Tensor]
     ) -> None:
-        from torch_geometric.loader import LinkNeighborLoader
-
-        from gnn.sampling import TorchNeighborSampler
-
         hops = list(config.num_neighbors)
         if len(hops) != config.layers:
             raise ConfigError(
@@ -221,15 +238,7 @@ class _NeighborBatches:
         self.model, self.conv = model, config.conv
         self.edge_types: list[EdgeType] = list(graph.edge_types)
         self.labels = list(x)
-        pairs = graph[LISTENED].edge_index
-        self.loader = LinkNeighborLoader(
-            graph,
-            num_neighbors=hops,
-            edge_label_index=(LISTENED, pairs),
-            batch_size=config.batch_size,
-            shuffle=True,
-            neighbor_sampler=TorchNeighborSampler(graph, hops),
-        )
+        self.loader = neighbor_loader(graph, hops, config.batch_size)
         # full-graph degrees per relation: (out-degree of sources, in-degree of targets)
         self.degrees = {
             e: degrees(graph[e].edge_index, graph[e[0]].num_nodes, graph[e[2]].num_nodes)
