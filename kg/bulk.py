@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from kg import queries as q
 from kg.batches import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS, BatchWriter, Write
-from kg.cocollection import DEFAULT_MIN_COMMON, DEFAULT_TOP_K
+from kg.cocollection import DEFAULT_TOP_K, co_collection_blocks
 from kg.config import Neo4jSettings
 from kg.connection import connect as connect_driver
 from kg.errors import DatabaseError
@@ -50,15 +49,13 @@ from kg.server import Neo4jServer
 from kg.stats import GraphCounts, graph_counts
 from loaders.synth import SynthSummary, read_summary
 
-__all__ = ["DERIVED", "BulkSummary", "bulk_ingest", "co_collection_blocks", "require_empty"]
+__all__ = ["DERIVED", "BulkSummary", "bulk_ingest", "require_empty"]
 
 #: What is derived after the import: (bulk CSV of (user, item) pairs, the write, its name).
 DERIVED: tuple[tuple[str, q.RelWrite, str], ...] = (
     ("collected", q.TRACK_CO_COLLECTED, "Track CO_COLLECTED"),
     ("listened", q.ARTIST_CO_COLLECTED, "Artist CO_COLLECTED"),
 )
-#: Entries of the product matrix one block of :func:`co_collection_blocks` may hold (~200 MB).
-BLOCK_ENTRIES = 20_000_000
 
 _IMPORTED = re.compile(r"^\s*(\d+) (nodes|relationships|properties)\s*$")
 
@@ -365,74 +362,3 @@ def _pairs(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _element_ids(driver: neo4j.Driver, label: str, *, database: str) -> dict[str, str]:
     with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
         return {r["id"]: r["eid"] for r in session.run(q.ELEMENT_IDS[label])}
-
-
-def co_collection_blocks(
-    users: np.ndarray,
-    items: np.ndarray,
-    n_items: int,
-    *,
-    top_k: int = DEFAULT_TOP_K,
-    min_common: int = DEFAULT_MIN_COMMON,
-    max_entries: int = BLOCK_ENTRIES,
-    progress: Callable[[int], Any] | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Directed co-collection edges, a block of source items at a time.
-
-    The same edges as :func:`kg.cocollection.co_collection_weights` (weight ``|U_i ∩ U_j| /
-    |U_i|``, per source the ``top_k`` targets by shared users, ties to the smaller item number,
-    pairs with fewer than ``min_common`` shared users left out), with memory bounded by
-    ``max_entries`` entries of the item × item product per block (one item's row may exceed it).
-
-    Args:
-        users: the user of each (user, item) pair; duplicates count once. Shapes: ``(pairs,)``.
-        items: the item number of each pair, in ``[0, n_items)``. Shapes: ``(pairs,)``.
-        n_items: how many item numbers there are.
-        top_k, min_common: as in :func:`~kg.cocollection.co_collection_weights`.
-        max_entries: the product entries a block may hold.
-        progress: called with the number of source items each block covered.
-
-    Yields:
-        ``src``, ``dst`` (item numbers, int64), ``weight`` (float64), ``common`` (int64), sorted
-        by ``src`` then descending ``common``. Shapes: ``(edges_in_block,)`` each.
-
-    Examples:
-        >>> users = np.array([1, 1, 2, 2, 3])
-        >>> items = np.array([0, 1, 0, 1, 0])
-        >>> [a.tolist() for a in next(co_collection_blocks(users, items, 2))]
-        [[0, 1], [1, 0], [0.6666666666666666, 1.0], [2, 2]]
-    """
-    if top_k < 1 or min_common < 1:
-        raise ValueError("top_k and min_common must be at least 1")
-    _, u_idx = np.unique(users, return_inverse=True)
-    n_users = int(u_idx.max()) + 1 if len(u_idx) else 0
-    x = sp.csr_matrix(
-        (np.ones(len(items), dtype=np.int32), (items, u_idx)), shape=(n_items, n_users)
-    )
-    x.sum_duplicates()
-    x.data[:] = 1
-    xt = x.T.tocsr()
-    degree = np.diff(x.indptr)
-    # Entries row i of the product can have: the sum of its users' item counts.
-    work = x @ np.diff(xt.indptr).astype(np.int64)
-    start = 0
-    ends = np.cumsum(work)
-    while start < n_items:
-        base = ends[start - 1] if start else 0
-        stop = int(np.searchsorted(ends, base + max_entries, side="right"))
-        stop = min(n_items, max(stop, start + 1))
-        block = (x[start:stop] @ xt).tocsr()
-        rows = np.repeat(np.arange(start, stop), np.diff(block.indptr))
-        cols = block.indices.astype(np.int64)
-        counts = block.data.astype(np.int64)
-        keep = (cols != rows) & (counts >= min_common)
-        rows, cols, counts = rows[keep], cols[keep], counts[keep]
-        order = np.lexsort((cols, -counts, rows))
-        rows, cols, counts = rows[order], cols[order], counts[order]
-        first = np.searchsorted(rows, rows, side="left")
-        top = np.arange(len(rows)) - first < top_k
-        rows, cols, counts = rows[top], cols[top], counts[top]
-        yield rows, cols, counts / degree[rows], counts
-        if progress is not None:
-            progress(stop - start)
-        start = stop

@@ -12,16 +12,27 @@ only pairs with at least ``min_common`` shared users.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["DEFAULT_MIN_COMMON", "DEFAULT_TOP_K", "co_collection_weights"]
+__all__ = [
+    "BLOCK_ENTRIES",
+    "DEFAULT_MIN_COMMON",
+    "DEFAULT_TOP_K",
+    "co_collection_blocks",
+    "co_collection_weights",
+]
 
 #: Neighbours kept per source item (documented in docs/schema.md).
 DEFAULT_TOP_K = 20
 #: Shared users a pair needs to be kept at all.
 DEFAULT_MIN_COMMON = 1
+#: Entries of the product matrix one block of :func:`co_collection_blocks` may hold (~200 MB).
+BLOCK_ENTRIES = 20_000_000
 
 
 def co_collection_weights(
@@ -51,55 +62,93 @@ def co_collection_weights(
         [{'src': 'a', 'dst': 'b', 'weight': 0.666..., 'common': 2},
          {'src': 'b', 'dst': 'a', 'weight': 1.0, 'common': 2}]
     """
-    if top_k < 1 or min_common < 1:
-        raise ValueError("top_k and min_common must be at least 1")
     unique = pairs[[user, item]].drop_duplicates()
-    users, u_idx = np.unique(unique[user].to_numpy(), return_inverse=True)
     items, i_idx = np.unique(unique[item].to_numpy(), return_inverse=True)
-    x = sp.csr_matrix(
-        (np.ones(len(unique), dtype=np.float32), (i_idx, u_idx)), shape=(len(items), len(users))
-    )
-    common = (x @ x.T).tocsr()  # (num_items, num_items) shared-user counts
-    common.setdiag(0)
-    common.eliminate_zeros()
-    degree = np.asarray(x.sum(axis=1)).ravel()
-
-    src_out: list[np.ndarray] = []
-    dst_out: list[np.ndarray] = []
-    w_out: list[np.ndarray] = []
-    c_out: list[np.ndarray] = []
-    for i in range(common.shape[0]):
-        start, end = common.indptr[i], common.indptr[i + 1]
-        if start == end:
-            continue
-        cols = common.indices[start:end]
-        counts = common.data[start:end]
-        keep = counts >= min_common
-        cols, counts = cols[keep], counts[keep]
-        if cols.size == 0:
-            continue
-        # weight is counts / degree[i]: ordering by count is ordering by weight; ties → smaller id.
-        order = np.lexsort((cols, -counts))[:top_k]
-        src_out.append(np.full(order.size, i))
-        dst_out.append(cols[order])
-        c_out.append(counts[order].astype(np.int64))
-        w_out.append(counts[order] / degree[i])
-    if not src_out:
-        return pd.DataFrame(
-            {
-                "src": items[:0],
-                "dst": items[:0],
-                "weight": np.zeros(0),
-                "common": np.zeros(0, dtype=np.int64),
-            }
+    blocks = list(
+        co_collection_blocks(
+            unique[user].to_numpy(), i_idx, len(items), top_k=top_k, min_common=min_common
         )
-    src = np.concatenate(src_out)
-    dst = np.concatenate(dst_out)
+    )
+    src, dst, weight, common = (
+        np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0, dtype=np.int64)
+        for k in range(4)
+    )
     return pd.DataFrame(
         {
             "src": items[src],
             "dst": items[dst],
-            "weight": np.concatenate(w_out).astype(np.float64),
-            "common": np.concatenate(c_out),
+            "weight": weight.astype(np.float64),
+            "common": common,
         }
     )
+
+
+def co_collection_blocks(
+    users: np.ndarray,
+    items: np.ndarray,
+    n_items: int,
+    *,
+    top_k: int = DEFAULT_TOP_K,
+    min_common: int = DEFAULT_MIN_COMMON,
+    max_entries: int = BLOCK_ENTRIES,
+    progress: Callable[[int], Any] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Directed co-collection edges, a block of source items at a time.
+
+    The edges of :func:`co_collection_weights` (weight ``|U_i ∩ U_j| /
+    |U_i|``, per source the ``top_k`` targets by shared users, ties to the smaller item number,
+    pairs with fewer than ``min_common`` shared users left out), with memory bounded by
+    ``max_entries`` entries of the item × item product per block (one item's row may exceed it).
+
+    Args:
+        users: the user of each (user, item) pair; duplicates count once. Shapes: ``(pairs,)``.
+        items: the item number of each pair, in ``[0, n_items)``. Shapes: ``(pairs,)``.
+        n_items: how many item numbers there are.
+        top_k, min_common: as in :func:`co_collection_weights`.
+        max_entries: the product entries a block may hold.
+        progress: called with the number of source items each block covered.
+
+    Yields:
+        ``src``, ``dst`` (item numbers, int64), ``weight`` (float64), ``common`` (int64), sorted
+        by ``src`` then descending ``common``. Shapes: ``(edges_in_block,)`` each.
+
+    Examples:
+        >>> users = np.array([1, 1, 2, 2, 3])
+        >>> items = np.array([0, 1, 0, 1, 0])
+        >>> [a.tolist() for a in next(co_collection_blocks(users, items, 2))]
+        [[0, 1], [1, 0], [0.6666666666666666, 1.0], [2, 2]]
+    """
+    if top_k < 1 or min_common < 1:
+        raise ValueError("top_k and min_common must be at least 1")
+    _, u_idx = np.unique(users, return_inverse=True)
+    n_users = int(u_idx.max()) + 1 if len(u_idx) else 0
+    x = sp.csr_matrix(
+        (np.ones(len(items), dtype=np.int32), (items, u_idx)), shape=(n_items, n_users)
+    )
+    x.sum_duplicates()
+    x.data[:] = 1
+    xt = x.T.tocsr()
+    degree = np.diff(x.indptr)
+    # Entries row i of the product can have: the sum of its users' item counts.
+    work = x @ np.diff(xt.indptr).astype(np.int64)
+    start = 0
+    ends = np.cumsum(work)
+    while start < n_items:
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + max_entries, side="right"))
+        stop = min(n_items, max(stop, start + 1))
+        block = (x[start:stop] @ xt).tocsr()
+        rows = np.repeat(np.arange(start, stop), np.diff(block.indptr))
+        cols = block.indices.astype(np.int64)
+        counts = block.data.astype(np.int64)
+        keep = (cols != rows) & (counts >= min_common)
+        rows, cols, counts = rows[keep], cols[keep], counts[keep]
+        order = np.lexsort((cols, -counts, rows))
+        rows, cols, counts = rows[order], cols[order], counts[order]
+        first = np.searchsorted(rows, rows, side="left")
+        top = np.arange(len(rows)) - first < top_k
+        rows, cols, counts = rows[top], cols[top], counts[top]
+        yield rows, cols, counts / degree[rows], counts
+        if progress is not None:
+            progress(stop - start)
+        start = stop

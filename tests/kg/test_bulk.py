@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kg.bulk import BulkSummary, bulk_ingest, co_collection_blocks
-from kg.cocollection import co_collection_weights
+from kg.bulk import BulkSummary, bulk_ingest
+from kg.cocollection import co_collection_blocks, co_collection_weights
 from kg.connection import connect
 from kg.server import Neo4jServer
 from kg.stats import graph_counts
